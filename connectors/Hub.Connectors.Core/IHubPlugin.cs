@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hub.Connectors;
+
+/// <summary>
+/// An assembly loaded by the function app at start (setting <c>Hub:PluginAssemblies</c>) registers its connectors
+/// through this. The built-in connectors register the same way from their <c>Add&lt;Platform&gt;Connector</c> methods.
+/// </summary>
+public interface IHubPlugin
+{
+    void Register(IServiceCollection services, IConfiguration configuration);
+}
+
+public static class ConnectorServiceCollectionExtensions
+{
+    /// <summary>Registers a store connector under its id, so the runtime finds it by the connection's connector id.</summary>
+    public static IServiceCollection AddStoreConnector<TConnector>(this IServiceCollection services, string id)
+        where TConnector : class, IStoreConnector
+    {
+        services.AddKeyedSingleton<IStoreConnector, TConnector>(id);
+        services.AddSingleton(new RegisteredConnector(id, ConnectorKind.Store));
+        return services;
+    }
+}
+
+/// <summary>Marker listing which connector ids are registered (keyed services cannot be enumerated).</summary>
+public sealed record RegisteredConnector(string Id, ConnectorKind Kind);

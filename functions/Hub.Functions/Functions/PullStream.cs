@@ -1,0 +1,207 @@
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// <c>pull</c> trigger. Pulls the page a message names from the connection's store connector, stores the new
+/// cursor (ETag) and the outcome on the Run, and sends the next page's message while more remains.
+/// Idempotent: the message carries the page sequence it expects, and a page already done is not pulled again.
+/// When a window ends the bookmark becomes min(syncStart, maxSeen), so a record updated during the read is read
+/// again next time rather than skipped.
+/// </summary>
+public sealed class PullStream(
+    ConnectionStore connections,
+    CursorStore cursors,
+    RunStore runs,
+    ConnectionSecrets secrets,
+    IServiceProvider services,
+    TimeProvider clock,
+    IOptions<SyncOptions> options,
+    ILogger<PullStream> logger) : IFunction
+{
+    public const string Name = nameof(PullStream);
+    public const string NextOutput = "next";
+
+    public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var message = invocation.Read<PullMessage>("message");
+        ValidateMessage(message);
+        var result = new InvocationResult();
+        var tenant = message.TenantId;
+        var cursor = await cursors.GetAsync(tenant, message.ConnectionId, message.Stream, cancellationToken);
+        if (cursor is null || cursor.RunId != message.RunId)
+        {
+            result.Logs.Add($"Stale pull for run {message.RunId}: the stream has moved on to run {cursor?.RunId ?? "(none)"}.");
+            return result;
+        }
+
+        if (cursor.Seq != message.Seq)
+        {
+            // Already done. If this is a redelivery of the page just done, the previous attempt may have written the
+            // cursor and then failed before its output was sent: send the next page again (a duplicate is harmless).
+            if (cursor.Seq == message.Seq + 1 && invocation.DeliveryCount > 1 && cursor.PageCursor is not null)
+            {
+                result.Send(NextOutput, message with { Seq = cursor.Seq });
+            }
+
+            result.Logs.Add($"Page {message.Seq} of run {message.RunId} already done (cursor at {cursor.Seq}).");
+            return result;
+        }
+
+        var now = clock.GetUtcNow();
+        var run = await runs.GetAsync(tenant, message.RunId, cancellationToken) ?? new RunEntity
+        {
+            PartitionKey = tenant,
+            RowKey = message.RunId,
+            Kind = "pull",
+            Trigger = "recovered",
+            ConnectionId = message.ConnectionId,
+            Stream = message.Stream,
+            StartedAt = now,
+            WindowStart = cursor.WindowStart,
+            WindowEnd = cursor.WindowEnd,
+        };
+        if (RunStatus.IsFinished(run.Status) && run.Status != RunStatus.Failed)
+        {
+            result.Logs.Add($"Run {run.RowKey} is already {run.Status}.");
+            return result;
+        }
+
+        run.Status = RunStatus.Running;
+        run.Attempts++;
+        run.LastDeliveryCount = invocation.DeliveryCount;
+        run.UpdatedAt = now;
+        run.FinishedAt = null;
+
+        var connection = await connections.GetAsync(tenant, message.ConnectionId, cancellationToken);
+        if (connection is null || connection.Status != ConnectionStatus.Active)
+        {
+            await FinishAsync(cursor, run, RunStatus.Cancelled, connection is null ? "connection removed" : "connection paused", cancellationToken);
+            return result;
+        }
+
+        var connector = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
+        if (connector is null || connector.Info.FindStream(message.Stream) is null)
+        {
+            await FinishAsync(cursor, run, RunStatus.Failed, $"connector '{connection.ConnectorId}' has no stream '{message.Stream}'", cancellationToken);
+            return result;
+        }
+
+        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, MergeSettings(connection));
+        var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
+        var windowEnd = cursor.WindowEnd ?? now;
+        PullPage page;
+        try
+        {
+            page = await connector.PullAsync(new PullRequest(context, message.Stream, cursor.PageCursor, windowStart, windowEnd), cancellationToken);
+        }
+        catch (ConnectorValidationException ex)
+        {
+            // Retrying cannot help: fail the run with the platform's words, free the stream for the next schedule.
+            await FinishAsync(cursor, run, RunStatus.Failed, ex.Message, cancellationToken);
+            result.Logs.Add($"Run {run.RowKey} failed: {ex.Message}");
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            run.Failures++;
+            run.Error = $"delivery {invocation.DeliveryCount}: {ex.Message}";
+            if (invocation.DeliveryCount >= options.Value.MaxDeliveryCount)
+            {
+                // Last delivery: the host dead-letters the message. The run says so; the cursor keeps its place, so
+                // replaying the dead-lettered message resumes this very page.
+                run.Status = RunStatus.Failed;
+                run.Error = $"gave up after {invocation.DeliveryCount} deliveries; message dead-lettered: {ex.Message}";
+                run.FinishedAt = clock.GetUtcNow();
+            }
+
+            await runs.UpsertAsync(run, cancellationToken);
+            throw;
+        }
+
+        cursor.Seq = message.Seq + 1;
+        cursor.PageCursor = page.HasMore ? page.NextCursor : null;
+        cursor.LastProgressAt = clock.GetUtcNow();
+        if (page.MaxUpdatedAt is { } maxOnPage && (cursor.MaxSeen is null || maxOnPage > cursor.MaxSeen))
+        {
+            cursor.MaxSeen = maxOnPage;
+        }
+
+        run.Pages++;
+        run.Records += page.Records.Count;
+        run.Error = null;
+        if (page.HasMore && page.NextCursor is null)
+        {
+            throw new ConnectorException($"Connector '{connection.ConnectorId}' said more pages follow but gave no cursor.");
+        }
+
+        if (!page.HasMore)
+        {
+            // min(syncStart, maxSeen): never past the last record seen, never past the moment the read began.
+            var maxSeen = cursor.MaxSeen;
+            cursor.Bookmark = maxSeen is null ? windowStart : (maxSeen < windowEnd ? maxSeen : windowEnd);
+            cursor.LastSuccessAt = cursor.LastProgressAt;
+            run.Status = RunStatus.Succeeded;
+            run.FinishedAt = cursor.LastProgressAt;
+        }
+
+        if (!await cursors.TryWriteAsync(cursor, cancellationToken))
+        {
+            // Someone else moved the cursor while we pulled: fail, so the host redelivers and we look again.
+            throw new InvalidOperationException($"Cursor of {message.ConnectionId}/{message.Stream} changed during page {message.Seq}.");
+        }
+
+        run.UpdatedAt = cursor.LastProgressAt.Value;
+        await runs.UpsertAsync(run, cancellationToken);
+        if (page.HasMore)
+        {
+            result.Send(NextOutput, message with { Seq = cursor.Seq });
+        }
+
+        result.Logs.Add($"Run {run.RowKey} page {message.Seq}: {page.Records.Count} record(s), more: {page.HasMore}.");
+        logger.LogInformation("Pulled page {Seq} of {Tenant}/{Connection}/{Stream}: {Count} records, more {More}", message.Seq, tenant, message.ConnectionId, message.Stream, page.Records.Count, page.HasMore);
+        return result;
+    }
+
+    private async Task FinishAsync(CursorEntity cursor, RunEntity run, string status, string? error, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        cursor.RunId = null;
+        cursor.PageCursor = null;
+        cursor.LastProgressAt = now;
+        if (!await cursors.TryWriteAsync(cursor, ct))
+        {
+            throw new InvalidOperationException($"Cursor {cursor.RowKey} changed while finishing run {run.RowKey}.");
+        }
+
+        run.Status = status;
+        run.Error = error;
+        run.UpdatedAt = now;
+        run.FinishedAt = now;
+        await runs.UpsertAsync(run, ct);
+    }
+
+    private JObject MergeSettings(ConnectionEntity connection)
+    {
+        var settings = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson);
+        if (!string.IsNullOrEmpty(connection.ProtectedSecrets))
+        {
+            settings["secrets"] = secrets.Unprotect(connection.ProtectedSecrets);
+        }
+
+        return settings;
+    }
+
+    private static void ValidateMessage(PullMessage message)
+    {
+        if (string.IsNullOrEmpty(message.TenantId) || string.IsNullOrEmpty(message.ConnectionId) || string.IsNullOrEmpty(message.Stream) || string.IsNullOrEmpty(message.RunId) || message.Seq < 0)
+        {
+            throw new InvocationDecodingException("A pull message needs tenantId, connectionId, stream, runId and a non-negative seq.");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Microsoft.Extensions.Options;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// Timer (function.json: <c>%ScheduleSyncCron%</c>, every minute by default). Finds the streams of active
+/// connections that are due, claims each with its cursor's ETag (so two timers never start the same run), records
+/// a queued Run and sends one <c>pull</c> message per due stream. It also re-sends the pull of a run that made no
+/// progress for <see cref="SyncOptions.StaleRunAfter"/>, so a lost message never stalls a stream for good.
+/// Every tick is recorded as a Run of kind <c>schedule</c> in the system partition.
+/// </summary>
+public sealed class ScheduleSync(
+    ConnectionStore connections,
+    CursorStore cursors,
+    RunStore runs,
+    IServiceProvider services,
+    TimeProvider clock,
+    IOptions<SyncOptions> options,
+    ILogger<ScheduleSync> logger) : IFunction
+{
+    public const string Name = nameof(ScheduleSync);
+    public const string PullOutput = "pull";
+
+    public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var result = new InvocationResult();
+        var tick = new RunEntity
+        {
+            PartitionKey = HubTables.SystemPartition,
+            RowKey = runs.NewRunId(),
+            Kind = "schedule",
+            Trigger = "timer",
+            StartedAt = now,
+            UpdatedAt = now,
+            Attempts = 1,
+        };
+
+        var isPastDue = invocation.Data.TryGetValue("timer", out var timer) && timer is Newtonsoft.Json.Linq.JObject t && t.Value<bool?>("IsPastDue") == true;
+        var due = 0;
+        await foreach (var connection in connections.ListActiveAsync(cancellationToken))
+        {
+            var connector = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
+            if (connector is null)
+            {
+                logger.LogWarning("Connection {Tenant}/{Connection} names connector '{Connector}', which this handler does not have", connection.PartitionKey, connection.RowKey, connection.ConnectorId);
+                continue;
+            }
+
+            foreach (var stream in connector.Info.Streams)
+            {
+                var message = await ScheduleStreamAsync(connection, stream, now, cancellationToken);
+                if (message is not null)
+                {
+                    due++;
+                    result.Send(PullOutput, message);
+                }
+            }
+        }
+
+        tick.DueStreams = due;
+        tick.Enqueued = result.MessageCount(PullOutput);
+        tick.Status = RunStatus.Succeeded;
+        tick.FinishedAt = tick.UpdatedAt = clock.GetUtcNow();
+        tick.Error = isPastDue ? "timer was past due" : null;
+        await runs.UpsertAsync(tick, cancellationToken);
+        result.Logs.Add($"ScheduleSync: {tick.Enqueued} pull message(s) for {due} due stream(s).");
+        return result;
+    }
+
+    /// <summary>Starts a run for a due stream, or resumes a stuck one. Returns the pull to send, or null.</summary>
+    internal async Task<PullMessage?> ScheduleStreamAsync(ConnectionEntity connection, StreamInfo stream, DateTimeOffset now, CancellationToken ct)
+    {
+        var tenant = connection.PartitionKey;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var cursor = await cursors.GetAsync(tenant, connection.RowKey, stream.Name, ct)
+                ?? new CursorEntity { PartitionKey = tenant, RowKey = CursorEntity.Key(connection.RowKey, stream.Name) };
+
+            if (cursor.RunId is not null)
+            {
+                var active = await runs.GetAsync(tenant, cursor.RunId, ct);
+                if (active is null || !RunStatus.IsFinished(active.Status))
+                {
+                    if (now - (cursor.LastProgressAt ?? now) < options.Value.StaleRunAfter)
+                    {
+                        return null; // in progress
+                    }
+
+                    // Stuck: re-send the page it waits for, and stamp progress so the next tick does not send it again.
+                    cursor.LastProgressAt = now;
+                    if (!await cursors.TryWriteAsync(cursor, ct))
+                    {
+                        continue;
+                    }
+
+                    logger.LogWarning("Run {Run} of {Tenant}/{Connection}/{Stream} made no progress since {Since}; re-sending page {Seq}", cursor.RunId, tenant, connection.RowKey, stream.Name, cursor.LastProgressAt, cursor.Seq);
+                    return new PullMessage(tenant, connection.RowKey, stream.Name, cursor.RunId, cursor.Seq);
+                }
+            }
+
+            if (cursor.NextDueAt is { } nextDue && nextDue > now)
+            {
+                return null;
+            }
+
+            var interval = connection.IntervalMinutes is > 0 ? TimeSpan.FromMinutes(connection.IntervalMinutes.Value) : stream.DefaultInterval;
+            var runId = runs.NewRunId();
+            cursor.RunId = runId;
+            cursor.Seq = 0;
+            cursor.PageCursor = null;
+            cursor.MaxSeen = null;
+            cursor.WindowStart = cursor.Bookmark ?? connection.BackfillStart ?? now - options.Value.DefaultLookback;
+            cursor.WindowEnd = now;
+            cursor.NextDueAt = now + interval;
+            cursor.LastProgressAt = now;
+            if (!await cursors.TryWriteAsync(cursor, ct))
+            {
+                continue; // another scheduler claimed it first; look again
+            }
+
+            await runs.UpsertAsync(new RunEntity
+            {
+                PartitionKey = tenant,
+                RowKey = runId,
+                Kind = "pull",
+                Trigger = "schedule",
+                ConnectionId = connection.RowKey,
+                Stream = stream.Name,
+                Status = RunStatus.Queued,
+                StartedAt = now,
+                UpdatedAt = now,
+                WindowStart = cursor.WindowStart,
+                WindowEnd = cursor.WindowEnd,
+            }, ct);
+            return new PullMessage(tenant, connection.RowKey, stream.Name, runId, 0);
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Reflection;
+using Azure.Data.Tables;
+using Hub.Connectors;
+using Hub.Functions.Functions;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace Hub.Functions;
+
+/// <summary>
+/// Builds the custom handler: Kestrel on 127.0.0.1:<c>FUNCTIONS_CUSTOMHANDLER_PORT</c> (the host reaches the handler
+/// on loopback only), the state stores, the connectors and one endpoint per function.
+/// </summary>
+public static class HubApp
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        var port = Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT")
+            ?? Environment.GetEnvironmentVariable("FUNCTIONS_HTTPWORKER_PORT");
+        if (port is not null)
+        {
+            if (!int.TryParse(port, out var portNumber) || portNumber is < 1 or > 65535)
+            {
+                throw new InvalidOperationException($"FUNCTIONS_CUSTOMHANDLER_PORT '{port}' is not a port number.");
+            }
+
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, portNumber));
+        }
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        AddHubServices(builder.Services, builder.Configuration);
+        var app = builder.Build();
+        app.MapCustomHandler();
+        app.MapRunsApi();
+        return app;
+    }
+
+    public static void AddHubServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<SyncOptions>().Bind(configuration.GetSection("Hub:Sync"));
+
+        var storage = configuration["HubStorage"] ?? configuration["AzureWebJobsStorage"]
+            ?? throw new InvalidOperationException("Set HubStorage (a Table Storage connection string) or AzureWebJobsStorage.");
+        services.AddSingleton(_ => new TableServiceClient(storage));
+        services.AddSingleton<HubTables>();
+        services.AddSingleton<ConnectionStore>();
+        services.AddSingleton<CursorStore>();
+        services.AddSingleton<RunStore>();
+        services.AddSingleton<ConnectionSecrets>();
+
+        var keysPath = configuration["Hub:DataProtection:KeysPath"]
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "Hub", "keys");
+        services.AddDataProtection().SetApplicationName("Hub").PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+
+        services.AddKeyedSingleton<IFunction, ScheduleSync>(ScheduleSync.Name);
+        services.AddKeyedSingleton<IFunction, PullStream>(PullStream.Name);
+
+        LoadPlugins(services, configuration);
+    }
+
+    /// <summary>Loads connector assemblies named in <c>Hub:PluginAssemblies</c> (paths separated by ';').</summary>
+    private static void LoadPlugins(IServiceCollection services, IConfiguration configuration)
+    {
+        var list = configuration["Hub:PluginAssemblies"];
+        if (string.IsNullOrWhiteSpace(list))
+        {
+            return;
+        }
+
+        foreach (var path in list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException($"Hub:PluginAssemblies names '{path}', which does not exist.");
+            }
+
+            var assembly = Assembly.LoadFrom(path);
+            var plugins = assembly.GetTypes().Where(t => typeof(IHubPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }).ToList();
+            if (plugins.Count == 0)
+            {
+                throw new InvalidOperationException($"Plugin assembly '{path}' has no IHubPlugin implementation.");
+            }
+
+            foreach (var type in plugins)
+            {
+                ((IHubPlugin)Activator.CreateInstance(type)!).Register(services, configuration);
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+using Hub.Functions;
+
+var app = HubApp.Build(args);
+await app.RunAsync();

@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+using Azure.Data.Tables;
+
+namespace Hub.Functions.State;
+
+/// <summary>
+/// The Table Storage account that holds the Hub's state (Azurite locally). Tables are created on first use.
+/// Every table is partitioned by tenant, so one tenant's queries never touch another's rows.
+/// </summary>
+public sealed class HubTables(TableServiceClient service)
+{
+    public const string Connections = "Connections";
+    public const string Cursors = "Cursors";
+    public const string Runs = "Runs";
+
+    /// <summary>Partition for rows that belong to the Hub itself, not to a tenant (scheduler ticks).</summary>
+    public const string SystemPartition = "_system";
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
+
+    public string AccountName => service.AccountName;
+
+    public Task<TableClient> GetAsync(string name, CancellationToken cancellationToken) =>
+        _tables.GetOrAdd(name, n => new Lazy<Task<TableClient>>(async () =>
+        {
+            var client = service.GetTableClient(n);
+            await client.CreateIfNotExistsAsync(cancellationToken);
+            return client;
+        })).Value;
+
+    /// <summary>Tenant ids become partition keys: keep them to characters Table Storage allows in keys.</summary>
+    public static string ValidateKey(string value, string what)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > 200 || value.Any(c => c is '/' or '\\' or '#' or '?' || char.IsControl(c)))
+        {
+            throw new ArgumentException($"{what} '{value}' is not a valid key (1-200 characters, none of / \\ # ? or control characters).", what);
+        }
+
+        return value;
+    }
+}

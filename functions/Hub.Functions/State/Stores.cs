@@ -1,0 +1,118 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace Hub.Functions.State;
+
+/// <summary>Connections table: one row per tenant connection.</summary>
+public sealed class ConnectionStore(HubTables tables)
+{
+    public async Task<ConnectionEntity?> GetAsync(string tenantId, string connectionId, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        var response = await table.GetEntityIfExistsAsync<ConnectionEntity>(tenantId, connectionId, cancellationToken: ct);
+        return response.HasValue ? response.Value : null;
+    }
+
+    public async Task<IReadOnlyList<ConnectionEntity>> ListAsync(string tenantId, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        var list = new List<ConnectionEntity>();
+        await foreach (var row in table.QueryAsync<ConnectionEntity>(c => c.PartitionKey == tenantId, cancellationToken: ct))
+        {
+            list.Add(row);
+        }
+
+        return list;
+    }
+
+    /// <summary>Every active connection of every tenant: only the scheduler asks this.</summary>
+    public async IAsyncEnumerable<ConnectionEntity> ListActiveAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        await foreach (var row in table.QueryAsync<ConnectionEntity>(c => c.Status == ConnectionStatus.Active, cancellationToken: ct))
+        {
+            yield return row;
+        }
+    }
+
+    public async Task UpsertAsync(ConnectionEntity connection, CancellationToken ct)
+    {
+        HubTables.ValidateKey(connection.PartitionKey, "tenant");
+        HubTables.ValidateKey(connection.RowKey, "connection id");
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        await table.UpsertEntityAsync(connection, TableUpdateMode.Replace, ct);
+    }
+}
+
+/// <summary>Cursors table: per (connection, stream) bookmark and the run that owns the stream.</summary>
+public sealed class CursorStore(HubTables tables)
+{
+    public async Task<CursorEntity?> GetAsync(string tenantId, string connectionId, string stream, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Cursors, ct);
+        var response = await table.GetEntityIfExistsAsync<CursorEntity>(tenantId, CursorEntity.Key(connectionId, stream), cancellationToken: ct);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>
+    /// Writes the cursor if nobody changed it since it was read (ETag); a new cursor only if none exists.
+    /// Returns false when another writer won: the caller re-reads and decides again.
+    /// </summary>
+    public async Task<bool> TryWriteAsync(CursorEntity cursor, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Cursors, ct);
+        try
+        {
+            Response response = cursor.ETag == default
+                ? await table.AddEntityAsync(cursor, ct)
+                : await table.UpdateEntityAsync(cursor, cursor.ETag, TableUpdateMode.Replace, ct);
+            cursor.ETag = response.Headers.ETag ?? cursor.ETag;
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>Runs table: sync runs and scheduler ticks, newest first.</summary>
+public sealed class RunStore(HubTables tables, TimeProvider clock)
+{
+    /// <summary>A run id that sorts newest first (inverted ticks) and stays unique.</summary>
+    public string NewRunId()
+    {
+        var inverted = DateTimeOffset.MaxValue.UtcTicks - clock.GetUtcNow().UtcTicks;
+        return $"{inverted:D19}-{Guid.NewGuid():N}"[..32];
+    }
+
+    public async Task<RunEntity?> GetAsync(string partition, string runId, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Runs, ct);
+        var response = await table.GetEntityIfExistsAsync<RunEntity>(partition, runId, cancellationToken: ct);
+        return response.HasValue ? response.Value : null;
+    }
+
+    public async Task UpsertAsync(RunEntity run, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Runs, ct);
+        var response = await table.UpsertEntityAsync(run, TableUpdateMode.Replace, ct);
+        run.ETag = response.Headers.ETag ?? run.ETag;
+    }
+
+    public async Task<IReadOnlyList<RunEntity>> RecentAsync(string partition, int top, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Runs, ct);
+        var list = new List<RunEntity>(top);
+        await foreach (var row in table.QueryAsync<RunEntity>(r => r.PartitionKey == partition, maxPerPage: Math.Min(top, 1000), cancellationToken: ct))
+        {
+            list.Add(row);
+            if (list.Count >= top)
+            {
+                break;
+            }
+        }
+
+        return list;
+    }
+}

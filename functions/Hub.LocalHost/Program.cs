@@ -1,0 +1,65 @@
+using Hub.LocalHost;
+
+// Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite]
+var appRoot = Environment.GetEnvironmentVariable("HUB_APP_ROOT");
+var port = 7071;
+var startAzurite = true;
+var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--app-root" when i + 1 < args.Length:
+            appRoot = args[++i];
+            break;
+        case "--port" when i + 1 < args.Length && int.TryParse(args[i + 1], out var p):
+            port = p;
+            i++;
+            break;
+        case "--set" when i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal):
+            var pair = args[++i].Split('=', 2);
+            settings[pair[0]] = pair[1];
+            break;
+        case "--no-azurite":
+            startAzurite = false;
+            break;
+        default:
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite]");
+            return 2;
+    }
+}
+
+if (appRoot is null)
+{
+    var repo = AzuriteLauncher.FindRepositoryRoot();
+    appRoot = repo is null ? null : Path.Combine(repo, "functions", "Hub.Functions", "bin", "Debug", "net10.0");
+    if (appRoot is null || !File.Exists(Path.Combine(appRoot, "host.json")))
+    {
+        Console.Error.WriteLine("No app root: pass --app-root (a folder with host.json, the function folders and the handler), or build functions/Hub.Functions first.");
+        return 2;
+    }
+}
+
+using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information));
+var log = loggers.CreateLogger("Hub.LocalHost");
+using var stop = new CancellationTokenSource();
+using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+
+await using var azurite = startAzurite
+    ? await AzuriteLauncher.EnsureAsync(Path.Combine(AzuriteLauncher.FindRepositoryRoot() ?? Path.GetTempPath(), ".azurite"), m => log.LogInformation("{Message}", m), stop.Token)
+    : null;
+await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = port, Settings = settings }, loggers, stop.Token);
+Console.WriteLine();
+Console.WriteLine($"Hub is running: {host.BaseAddress}api/runs   (Ctrl+C stops it)");
+Console.WriteLine();
+try
+{
+    await Task.Delay(Timeout.Infinite, stop.Token);
+}
+catch (OperationCanceledException)
+{
+    log.LogInformation("Stopping.");
+}
+
+return 0;
