@@ -52,7 +52,13 @@ public static class HubApp
         var storage = configuration["HubStorage"] ?? configuration["AzureWebJobsStorage"]
             ?? throw new InvalidOperationException("Set HubStorage (a Table Storage connection string) or AzureWebJobsStorage.");
         services.AddSingleton(_ => new TableServiceClient(storage));
-        services.AddSingleton<HubTables>();
+        var prefix = configuration["Hub:TablePrefix"] ?? "";
+        if (prefix.Length > 20 || !prefix.All(char.IsAsciiLetterOrDigit) || (prefix.Length > 0 && !char.IsAsciiLetter(prefix[0])))
+        {
+            throw new InvalidOperationException("Hub:TablePrefix must be up to 20 letters or digits, starting with a letter.");
+        }
+
+        services.AddSingleton(sp => new HubTables(sp.GetRequiredService<TableServiceClient>(), prefix));
         services.AddSingleton<ConnectionStore>();
         services.AddSingleton<CursorStore>();
         services.AddSingleton<RunStore>();

@@ -131,6 +131,8 @@ public static class BindingData
     {
         null => null,
         JValue { Type: JTokenType.Null } => null,
+        JValue { Value: DateTimeOffset d } => d.ToString("O", CultureInfo.InvariantCulture),
+        JValue { Value: DateTime d } => d.ToString("O", CultureInfo.InvariantCulture),
         JValue v => Convert.ToString(v.Value, CultureInfo.InvariantCulture),
         _ => decoded.ToString(Formatting.None),
     };

@@ -7,7 +7,7 @@ namespace Hub.Functions.State;
 /// The Table Storage account that holds the Hub's state (Azurite locally). Tables are created on first use.
 /// Every table is partitioned by tenant, so one tenant's queries never touch another's rows.
 /// </summary>
-public sealed class HubTables(TableServiceClient service)
+public sealed class HubTables(TableServiceClient service, string prefix = "")
 {
     public const string Connections = "Connections";
     public const string Cursors = "Cursors";
@@ -23,7 +23,7 @@ public sealed class HubTables(TableServiceClient service)
     public Task<TableClient> GetAsync(string name, CancellationToken cancellationToken) =>
         _tables.GetOrAdd(name, n => new Lazy<Task<TableClient>>(async () =>
         {
-            var client = service.GetTableClient(n);
+            var client = service.GetTableClient(prefix + n);
             await client.CreateIfNotExistsAsync(cancellationToken);
             return client;
         })).Value;

@@ -1,0 +1,7 @@
+using Hub.Testing;
+using Xunit;
+
+namespace Hub.Functions.Tests;
+
+[CollectionDefinition(AzuriteFixture.Collection)]
+public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>;

@@ -1,0 +1,76 @@
+using Hub.Connectors;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Testing.Connectors;
+
+/// <summary>
+/// A store connector registered only in tests (loaded by the handler through <c>Hub:PluginAssemblies</c>), whose
+/// behaviour the connection's settings script: how many pages, how many records per page, how often to fail
+/// before succeeding, to fail always, or to crash the handler process once (marker file).
+/// It proves the runtime's paths, retries and dead-lettering without any platform.
+/// </summary>
+public sealed class ScriptedStoreConnector : IStoreConnector
+{
+    public const string Id = "test-scripted";
+
+    private static readonly Dictionary<string, int> FailuresSoFar = new(StringComparer.Ordinal);
+
+    public ConnectorInfo Info { get; } = new(
+        Id,
+        "Scripted test store",
+        ConnectorKind.Store,
+        "none",
+        [new StreamInfo("orders", "updated_at", TimeSpan.FromMinutes(60))]);
+
+    public Task<PullPage> PullAsync(PullRequest request, CancellationToken cancellationToken)
+    {
+        var s = request.Connection.Settings;
+        var key = $"{request.Connection.TenantId}/{request.Connection.ConnectionId}/{request.Cursor}";
+        if (s.Value<string>("crashOnceMarker") is { } marker && !File.Exists(marker))
+        {
+            File.WriteAllText(marker, key);
+            Environment.Exit(70); // the handler dies mid-invocation
+        }
+
+        if (s.Value<bool?>("validationError") == true)
+        {
+            throw new ConnectorValidationException("The store rejected the credentials (scripted).");
+        }
+
+        if (s.Value<bool?>("alwaysFail") == true)
+        {
+            throw new ConnectorTransientException("Scripted outage: 503 from the store.");
+        }
+
+        var failTimes = s.Value<int?>("failTimes") ?? 0;
+        lock (FailuresSoFar)
+        {
+            FailuresSoFar.TryGetValue(key, out var failed);
+            if (failed < failTimes)
+            {
+                FailuresSoFar[key] = failed + 1;
+                throw new ConnectorTransientException($"Scripted failure {failed + 1} of {failTimes}.");
+            }
+        }
+
+        var pages = s.Value<int?>("pages") ?? 1;
+        var perPage = s.Value<int?>("perPage") ?? 3;
+        var page = request.Cursor is null ? 0 : int.Parse(request.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+        var records = Enumerable.Range(0, perPage).Select(i =>
+        {
+            var updated = request.WindowStart.AddMinutes(page * perPage + i + 1);
+            return new JObject { ["id"] = $"o{page}-{i}", ["updated_at"] = updated.ToString("O") };
+        }).ToList();
+        var more = page + 1 < pages;
+        var max = records.Count == 0 ? (DateTimeOffset?)null : request.WindowStart.AddMinutes(page * perPage + perPage);
+        return Task.FromResult(new PullPage(records, more ? (page + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null, more, max));
+    }
+}
+
+public sealed class TestConnectorsPlugin : IHubPlugin
+{
+    public void Register(IServiceCollection services, IConfiguration configuration) =>
+        services.AddStoreConnector<ScriptedStoreConnector>(ScriptedStoreConnector.Id);
+}
