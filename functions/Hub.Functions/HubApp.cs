@@ -38,6 +38,7 @@ public static class HubApp
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         AddHubServices(builder.Services, builder.Configuration);
+        builder.Services.AddHostedService<ParentProcessWatch>();
         var app = builder.Build();
         app.MapCustomHandler();
         app.MapRunsApi();

@@ -52,11 +52,20 @@ public sealed class HandlerProcess : IAsyncDisposable
     /// <summary>Kills the handler (tests use it to prove a crash loses nothing); the supervisor starts a new one.</summary>
     public void Kill()
     {
+        if (_process is { } process)
+        {
+            KillProcess(process);
+        }
+    }
+
+    private static void KillProcess(Process process)
+    {
         try
         {
-            _process?.Kill(entireProcessTree: true);
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             // already gone
         }
@@ -86,6 +95,7 @@ public sealed class HandlerProcess : IAsyncDisposable
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
+                KillProcess(process);
                 break;
             }
             catch (Exception ex)
@@ -104,11 +114,20 @@ public sealed class HandlerProcess : IAsyncDisposable
 
             if (_stopping.IsCancellationRequested)
             {
+                KillProcess(process);
                 break;
             }
 
             _logger.LogWarning("Handler exited (code {Code}); restarting in {Delay} ms", process.HasExited ? process.ExitCode : -1, backoff.TotalMilliseconds);
-            await Task.Delay(backoff).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(backoff, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
             backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 10_000));
         }
     }
@@ -144,6 +163,8 @@ public sealed class HandlerProcess : IAsyncDisposable
         info.Environment["FUNCTIONS_CUSTOMHANDLER_WORKER_ID"] = Guid.NewGuid().ToString();
         info.Environment["FUNCTIONS_APP_ROOT_PATH"] = _app.Root;
         info.Environment["ASPNETCORE_URLS"] = null;
+        // Local only: the handler exits when this host is gone (kill -9 included), so no handler outlives its host.
+        info.Environment["HUB_PARENT_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start '{fileName}'.");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { _logger.LogInformation("[handler] {Line}", e.Data); } };
@@ -209,6 +230,7 @@ public sealed class HandlerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Kill();
         await _stopping.CancelAsync();
         Kill();
         if (_supervisor is not null)

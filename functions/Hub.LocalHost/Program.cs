@@ -46,6 +46,8 @@ using var stop = new CancellationTokenSource();
 using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
 using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
 
+try
+{
 await using var azurite = startAzurite
     ? await AzuriteLauncher.EnsureAsync(Path.Combine(AzuriteLauncher.FindRepositoryRoot() ?? Path.GetTempPath(), ".azurite"), m => log.LogInformation("{Message}", m), stop.Token)
     : null;
@@ -60,6 +62,12 @@ try
 catch (OperationCanceledException)
 {
     log.LogInformation("Stopping.");
+}
+}
+catch (OperationCanceledException)
+{
+    log.LogInformation("Stopped before the Hub was ready.");
+    return 1;
 }
 
 return 0;
