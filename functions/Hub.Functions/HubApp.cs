@@ -1,6 +1,7 @@
 using System.Net;
 using System.Reflection;
 using Azure.Data.Tables;
+using Azure.Security.KeyVault.Secrets;
 using Hub.Connectors;
 using Hub.Functions.Functions;
 using Hub.Functions.Hosting;
@@ -50,9 +51,19 @@ public static class HubApp
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<SyncOptions>().Bind(configuration.GetSection("Hub:Sync"));
 
-        var storage = configuration["HubStorage"] ?? configuration["AzureWebJobsStorage"]
-            ?? throw new InvalidOperationException("Set HubStorage (a Table Storage connection string) or AzureWebJobsStorage.");
-        services.AddSingleton(_ => new TableServiceClient(storage));
+        // Azure: identity-based (HubStorage__tableServiceUri + the managed identity). Locally: a connection string.
+        var tableServiceUri = configuration["HubStorage:tableServiceUri"];
+        if (tableServiceUri is not null)
+        {
+            services.AddSingleton(_ => new TableServiceClient(new Uri(tableServiceUri), AzureCredentials.Create(configuration)));
+        }
+        else
+        {
+            var storage = configuration["HubStorage"] ?? configuration["AzureWebJobsStorage"]
+                ?? throw new InvalidOperationException("Set HubStorage (a connection string), HubStorage__tableServiceUri (identity) or AzureWebJobsStorage.");
+            services.AddSingleton(_ => new TableServiceClient(storage));
+        }
+
         var prefix = configuration["Hub:TablePrefix"] ?? "";
         if (prefix.Length > 20 || !prefix.All(char.IsAsciiLetterOrDigit) || (prefix.Length > 0 && !char.IsAsciiLetter(prefix[0])))
         {
@@ -63,11 +74,20 @@ public static class HubApp
         services.AddSingleton<ConnectionStore>();
         services.AddSingleton<CursorStore>();
         services.AddSingleton<RunStore>();
-        services.AddSingleton<ConnectionSecrets>();
-
-        var keysPath = configuration["Hub:DataProtection:KeysPath"]
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "Hub", "keys");
-        services.AddDataProtection().SetApplicationName("Hub").PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+        // Secrets: Key Vault with the managed identity in Azure, Data Protection locally. Configuration only.
+        var keyVaultUri = configuration["Hub:Secrets:KeyVaultUri"];
+        if (keyVaultUri is not null)
+        {
+            services.AddSingleton(_ => new SecretClient(new Uri(keyVaultUri), AzureCredentials.Create(configuration)));
+            services.AddSingleton<ISecretStore, KeyVaultSecretStore>();
+        }
+        else
+        {
+            var keysPath = configuration["Hub:DataProtection:KeysPath"]
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "Hub", "keys");
+            services.AddDataProtection().SetApplicationName("Hub").PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+            services.AddSingleton<ISecretStore, DataProtectionSecretStore>();
+        }
 
         services.AddKeyedSingleton<IFunction, ScheduleSync>(ScheduleSync.Name);
         services.AddKeyedSingleton<IFunction, PullStream>(PullStream.Name);

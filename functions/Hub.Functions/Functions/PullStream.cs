@@ -18,7 +18,7 @@ public sealed class PullStream(
     ConnectionStore connections,
     CursorStore cursors,
     RunStore runs,
-    ConnectionSecrets secrets,
+    ISecretStore secrets,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -92,7 +92,7 @@ public sealed class PullStream(
             return result;
         }
 
-        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, MergeSettings(connection));
+        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, await MergeSettingsAsync(connection, cancellationToken));
         var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
         var windowEnd = cursor.WindowEnd ?? now;
         PullPage page;
@@ -186,12 +186,12 @@ public sealed class PullStream(
         await runs.UpsertAsync(run, ct);
     }
 
-    private JObject MergeSettings(ConnectionEntity connection)
+    private async Task<JObject> MergeSettingsAsync(ConnectionEntity connection, CancellationToken ct)
     {
         var settings = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson);
-        if (!string.IsNullOrEmpty(connection.ProtectedSecrets))
+        if (!string.IsNullOrEmpty(connection.SecretsRef))
         {
-            settings["secrets"] = secrets.Unprotect(connection.ProtectedSecrets);
+            settings["secrets"] = await secrets.LoadAsync(connection.SecretsRef, ct);
         }
 
         return settings;

@@ -20,8 +20,8 @@ public sealed class ConnectionEntity : ITableEntity
     /// <summary>Non-secret settings as JSON (shop domain, region, streams, interval overrides).</summary>
     public string SettingsJson { get; set; } = "{}";
 
-    /// <summary>Secrets (tokens, keys) as a Data Protection payload: never plain text at rest.</summary>
-    public string? ProtectedSecrets { get; set; }
+    /// <summary>Reference to the connection's secrets in the <see cref="ISecretStore"/>: never the secrets themselves.</summary>
+    public string? SecretsRef { get; set; }
 
     /// <summary>Pull interval override in minutes; otherwise each stream's default.</summary>
     public int? IntervalMinutes { get; set; }
