@@ -21,6 +21,10 @@ param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Flex Consumption runtime stack of the function app: the custom-handler stack by default (docs/adr/0004).')
+param functionRuntimeName string = 'custom'
+param functionRuntimeVersion string = '1.0'
+
 @description('Object id of a person or group to grant Key Vault Secrets Officer and Table Data Contributor, for operations (optional).')
 param operatorPrincipalId string = ''
 
@@ -42,6 +46,8 @@ module hub 'resources.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     operatorPrincipalId: operatorPrincipalId
+    functionRuntimeName: functionRuntimeName
+    functionRuntimeVersion: functionRuntimeVersion
   }
 }
 

@@ -6,6 +6,8 @@ param tags object
 param maximumInstanceCount int
 param instanceMemoryMB int
 param operatorPrincipalId string
+param functionRuntimeName string
+param functionRuntimeVersion string
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 
@@ -86,6 +88,8 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    runtimeName: functionRuntimeName
+    runtimeVersion: functionRuntimeVersion
   }
 }
 

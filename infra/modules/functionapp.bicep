@@ -17,8 +17,8 @@ param maximumInstanceCount int
 param instanceMemoryMB int
 
 @description('Flex Consumption runtime stack for a custom handler.')
-param runtimeName string = 'custom'
-param runtimeVersion string = '1.0'
+param runtimeName string
+param runtimeVersion string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
