@@ -47,7 +47,7 @@ public sealed class E2E : IAsyncDisposable
         }
     }
 
-    public static async Task<E2E> StartAsync(int maxDeliveryCount = 10, Dictionary<string, string>? settings = null)
+    public static async Task<E2E> StartAsync(int maxDeliveryCount = 10, Dictionary<string, string>? settings = null, string? appRoot = null)
     {
         var prefix = AzuriteFixture.NewTablePrefix();
         var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -76,7 +76,7 @@ public sealed class E2E : IAsyncDisposable
         var logPath = Path.Combine(Path.GetTempPath(), $"hub-e2e-{prefix}.log");
         var loggers = LoggerFactory.Create(b => b.AddProvider(new FileLoggerProvider(logPath)).SetMinimumLevel(LogLevel.Information));
         var host = await LocalHostRunner.StartAsync(
-            new LocalHostOptions { AppRoot = AppRoot, HttpPort = 0, Settings = all, ServiceBusMaxDeliveryCount = maxDeliveryCount },
+            new LocalHostOptions { AppRoot = appRoot ?? AppRoot, HttpPort = 0, Settings = all, ServiceBusMaxDeliveryCount = maxDeliveryCount },
             loggers,
             CancellationToken.None);
         return new E2E(host, loggers, prefix, logPath);
