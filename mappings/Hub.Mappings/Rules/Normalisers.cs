@@ -181,7 +181,7 @@ public static partial class Normalisers
                     return parsed;
                 }
 
-                ctx.Issue($"'{Truncate(text)}' is not a number");
+                ctx.Issue($"'{Truncate(text)}' is not a number", isError: true);
                 return null;
             default:
                 return null;
