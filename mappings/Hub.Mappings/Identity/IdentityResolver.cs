@@ -73,7 +73,9 @@ public sealed class IdentityResolver(IdentityRules rules)
                     continue;
                 }
 
-                var conflict = limited.FirstOrDefault(l =>
+                // A limit guards against joins by keys as weak as or weaker than its own type: a shared Shopify
+                // customer id (priority 1) still joins two emails, a shared phone (4) does not.
+                var conflict = limited.FirstOrDefault(l => rules.Rule(l.Key)!.Priority <= rule.Priority &&
                     values[a].TryGetValue(l.Key, out var va) && values[b].TryGetValue(l.Key, out var vb) && va.Union(vb).Count() > l.Value);
                 if (conflict.Key is not null)
                 {
@@ -175,11 +177,15 @@ public sealed class IdentityResolver(IdentityRules rules)
         return byKey.Values.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>The newer version of one vendor record; equal times fall back to content, so input order never decides.</summary>
     private static bool Newer(Record a, Record b)
     {
         var c = Nullable.Compare(a.Source.VendorUpdatedAt, b.Source.VendorUpdatedAt);
-        return c > 0;
+        return c != 0 ? c > 0 : string.CompareOrdinal(Fingerprint(a), Fingerprint(b)) > 0;
     }
+
+    private static string Fingerprint(Record r) =>
+        $"{r.Email}|{r.Phone}|{r.Member?.Name ?? r.Order?.Name}|{string.Join(",", r.Identifiers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))}|{r.Order?.Total}|{r.Order?.Status}";
 
     private Profile Build(string id, List<Record> records, IEnumerable<string> matchKeys)
     {
