@@ -12,16 +12,19 @@ public sealed class JsonPath
     private readonly Segment[]? _segments;
     private readonly string _text;
 
+    private readonly bool _multi;
+
     private JsonPath(string text, Segment[]? segments)
     {
         _text = text;
         _segments = segments;
+        _multi = segments is null || segments.Any(s => s.Wildcard);
     }
 
     public string Text => _text;
 
     /// <summary>True when the path can select more than one token (a wildcard or a fallback expression).</summary>
-    public bool IsMulti => _segments is null || _segments.Any(s => s.Wildcard);
+    public bool IsMulti => _multi;
 
     public static bool TryCompile(string text, out JsonPath path, out string? error)
     {
@@ -121,13 +124,13 @@ public sealed class JsonPath
     /// <summary>The single token the path selects, or null when it selects nothing.</summary>
     public JToken? Select(JToken root)
     {
-        if (_segments is null || IsMulti)
+        if (_multi)
         {
             return SelectMany(root).FirstOrDefault();
         }
 
         var current = root;
-        foreach (var segment in _segments)
+        foreach (var segment in _segments!)
         {
             current = segment.Index >= 0
                 ? current is JArray a && segment.Index < a.Count ? a[segment.Index] : null

@@ -15,8 +15,42 @@ public static partial class Normalisers
     private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
     private static readonly ConcurrentDictionary<string, TimeZoneInfo?> Zones = new(StringComparer.Ordinal);
 
+    private const int PhoneCacheLimit = 262_144;
+    private static readonly ConcurrentDictionary<(string Raw, string Region), (string? E164, string? Issue)> PhoneCache = new();
+
     /// <summary>E.164 for a valid number; null for masked (<c>138****1234</c>), encrypted (<c>$…$1$</c>) or invalid ones.</summary>
+    /// <remarks>
+    /// libphonenumber costs microseconds per parse and the same customer's number recurs on every order, so results
+    /// are memoised per (text, region); the cache is emptied when it reaches its size limit.
+    /// </remarks>
     public static string? Phone(string? raw, string region, EvalContext ctx)
+    {
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return null;
+        }
+
+        if (!PhoneCache.TryGetValue((raw, region), out var cached))
+        {
+            var probe = new EvalContext(ctx.Now, region, ctx.TimeZone);
+            cached = (ParsePhone(raw, region, probe), probe.Issues.Count > 0 ? probe.Issues[0].Message : null);
+            if (PhoneCache.Count >= PhoneCacheLimit)
+            {
+                PhoneCache.Clear();
+            }
+
+            PhoneCache[(raw, region)] = cached;
+        }
+
+        if (cached.Issue is not null)
+        {
+            ctx.Issue(cached.Issue);
+        }
+
+        return cached.E164;
+    }
+
+    private static string? ParsePhone(string? raw, string region, EvalContext ctx)
     {
         if (string.IsNullOrWhiteSpace(raw))
         {
@@ -129,6 +163,11 @@ public static partial class Normalisers
                     return null;
                 }
 
+                if (TryFastDate(text, out var fastLocal, out var fastOffset))
+                {
+                    return fastOffset is { } off ? new DateTimeOffset(fastLocal, off) : Local(fastLocal, timeZone, ctx);
+                }
+
                 if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
                 {
                     return digits > 100_000_000_000 ? DateTimeOffset.FromUnixTimeMilliseconds(digits) : DateTimeOffset.FromUnixTimeSeconds(digits);
@@ -170,7 +209,12 @@ public static partial class Normalisers
             case JValue { Type: JTokenType.Integer or JTokenType.Float } n:
                 return n.Value<decimal>();
             case JValue { Type: JTokenType.String } s:
-                var text = ((string)s!).Trim().Replace(",", "", StringComparison.Ordinal);
+                var text = ((string)s!).Trim();
+                if (text.Contains(',', StringComparison.Ordinal))
+                {
+                    text = text.Replace(",", "", StringComparison.Ordinal);
+                }
+
                 if (text.Length == 0)
                 {
                     return null;
@@ -203,6 +247,87 @@ public static partial class Normalisers
         }
     });
 
+    /// <summary>
+    /// The shapes platforms actually send, parsed without culture machinery: <c>yyyy-MM-ddTHH:mm:ss[.fffffff][Z|±hh:mm]</c>
+    /// and <c>yyyy-MM-dd HH:mm:ss</c>. Anything else falls back to the general parser.
+    /// </summary>
+    private static bool TryFastDate(string s, out DateTime local, out TimeSpan? offset)
+    {
+        local = default;
+        offset = null;
+        if (s.Length < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+        {
+            return false;
+        }
+
+        if (!Digits(s, 0, 4, out var year) || !Digits(s, 5, 2, out var month) || !Digits(s, 8, 2, out var day)
+            || !Digits(s, 11, 2, out var hour) || !Digits(s, 14, 2, out var minute) || !Digits(s, 17, 2, out var second))
+        {
+            return false;
+        }
+
+        var i = 19;
+        long ticks = 0;
+        if (i < s.Length && s[i] == '.')
+        {
+            var start = ++i;
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+            {
+                if (i - start < 7)
+                {
+                    ticks = ticks * 10 + (s[i] - '0');
+                }
+
+                i++;
+            }
+
+            for (var pad = i - start; pad < 7; pad++)
+            {
+                ticks *= 10;
+            }
+        }
+
+        if (i < s.Length)
+        {
+            if (s[i] is 'Z' or 'z' && i == s.Length - 1)
+            {
+                offset = TimeSpan.Zero;
+            }
+            else if (s[i] is '+' or '-' && s.Length - i == 6 && s[i + 3] == ':' && Digits(s, i + 1, 2, out var oh) && Digits(s, i + 4, 2, out var om))
+            {
+                offset = new TimeSpan(oh, om, 0) * (s[i] == '-' ? -1 : 1);
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks);
+        return true;
+    }
+
+    private static bool Digits(string s, int start, int count, out int value)
+    {
+        value = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            if (!char.IsAsciiDigit(s[i]))
+            {
+                return false;
+            }
+
+            value = value * 10 + (s[i] - '0');
+        }
+
+        return true;
+    }
+
     private static DateTimeOffset Local(DateTime local, string? timeZone, EvalContext ctx)
     {
         var zone = timeZone is null ? ctx.TimeZone : Zone(timeZone) ?? ctx.TimeZone;
@@ -211,7 +336,7 @@ public static partial class Normalisers
 
     private static bool HasOffset(string text)
     {
-        if (text.EndsWith('Z') || text.EndsWith('z'))
+        if (text.EndsWith('Z') || text.EndsWith('z') || text.EndsWith("GMT", StringComparison.OrdinalIgnoreCase) || text.EndsWith("UTC", StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }
@@ -223,7 +348,7 @@ public static partial class Normalisers
 
     private static bool ContainsCjk(string? s) => s is not null && s.Any(c => c is >= '\u3040' and <= '\u9FFF' or >= '\uAC00' and <= '\uD7AF' or >= '\uF900' and <= '\uFAFF');
 
-    private static string CollapseSpaces(string s) => MultipleSpaces().Replace(s, " ");
+    private static string CollapseSpaces(string s) => s.Contains("  ", StringComparison.Ordinal) ? MultipleSpaces().Replace(s, " ") : s;
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 

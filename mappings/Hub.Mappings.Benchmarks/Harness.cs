@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Hub.Mappings.Model;
+using Hub.Mappings.Rules;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Mappings.Benchmarks;
+
+/// <summary>What one harness run measured.</summary>
+public sealed record HarnessReport(
+    int Orders,
+    int Members,
+    int People,
+    int OverlappingPeople,
+    int Profiles,
+    int InvalidRecords,
+    double ParseMicrosPerOrder,
+    double RulesMicrosPerOrder,
+    double ParseAndRulesMicrosPerOrder,
+    double AllocatedBytesPerOrder,
+    TimeSpan MembersStage,
+    TimeSpan OrdersStage,
+    TimeSpan ResolveStage,
+    TimeSpan TargetsStage,
+    TimeSpan Wall,
+    long PeakWorkingSetBytes,
+    int Payloads)
+{
+    public string ToMarkdown() => string.Join(Environment.NewLine,
+    [
+        $"| measure | value |",
+        $"|---|---|",
+        $"| input | {Orders:N0} orders, {Members:N0} members ({People:N0} people, {OverlappingPeople:N0} in both stores) |",
+        $"| profiles | {Profiles:N0} ({Payloads:N0} Zoho payloads hashed), invalid records {InvalidRecords:N0} |",
+        $"| parse, per order | {ParseMicrosPerOrder:F2} µs |",
+        $"| source rules alone, per order | {RulesMicrosPerOrder:F2} µs |",
+        $"| parse + rules, per order | {ParseAndRulesMicrosPerOrder:F2} µs |",
+        $"| allocated per order (parse + rules) | {AllocatedBytesPerOrder:N0} B |",
+        $"| stages | members {MembersStage.TotalSeconds:F1} s, orders {OrdersStage.TotalSeconds:F1} s, resolution + metrics + segments {ResolveStage.TotalSeconds:F1} s, target rules + hash {TargetsStage.TotalSeconds:F1} s |",
+        $"| harness wall time | {Wall.TotalSeconds:F1} s |",
+        $"| peak working set | {PeakWorkingSetBytes / 1024.0 / 1024.0:N0} MiB |",
+    ]);
+}
+
+/// <summary>
+/// The end-to-end mapping harness: raw JSON text as the platforms return it → source rules → identity resolution →
+/// metrics → segments → target rules → payload hash. Generation time is excluded from the per-order figures.
+/// </summary>
+public static class Harness
+{
+    private const int Chunk = 20_000;
+
+    public static HarnessReport Run(RuleSet rules, int orders, int members, double overlap, Action<string>? progress = null)
+    {
+        var wall = Stopwatch.StartNew();
+        var now = new DateTimeOffset(2026, 1, 15, 0, 0, 0, TimeSpan.Zero);
+        var generator = new Generator(members, overlap);
+        var shopifyMember = rules.Source("shopify", "member");
+        var youzanMember = rules.Source("youzan", "member");
+        var shopifyOrder = rules.Source("shopify", "order");
+        var youzanOrder = rules.Source("youzan", "order");
+        var shopifyCtx = shopifyOrder.Context(now, "CN");
+        var youzanCtx = youzanOrder.Context(now);
+        var invalid = 0;
+
+        var stage = Stopwatch.StartNew();
+        var canonicalMembers = new List<Member>(members);
+        for (var p = 0; p < generator.ShopifyMembers; p++)
+        {
+            Add(shopifyMember.MapMember(Parse(Generator.Utf8(generator.ShopifyCustomer(p))), "shopify-1", shopifyCtx), canonicalMembers, ref invalid);
+        }
+
+        for (var p = generator.People - generator.YouzanMembers; p < generator.People; p++)
+        {
+            Add(youzanMember.MapMember(Parse(Generator.Utf8(generator.YouzanCustomer(p))), "youzan-1", youzanCtx), canonicalMembers, ref invalid);
+        }
+
+        var membersStage = stage.Elapsed;
+        progress?.Invoke($"members: {canonicalMembers.Count:N0} in {membersStage.TotalSeconds:F1} s");
+
+        stage.Restart();
+        var canonicalOrders = new List<Order>(orders);
+        long parseTicks = 0, ruleTicks = 0, allocated = 0;
+        var raw = new List<(string Platform, byte[] Bytes)>(Chunk);
+        var parsed = new List<JObject>(Chunk);
+        for (var start = 0; start < orders; start += Chunk)
+        {
+            raw.Clear();
+            parsed.Clear();
+            var end = Math.Min(orders, start + Chunk);
+            for (var n = start; n < end; n++)
+            {
+                var (platform, json) = generator.Order(n);
+                raw.Add((platform, Generator.Utf8(json)));
+            }
+
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var t0 = Stopwatch.GetTimestamp();
+            foreach (var (_, bytes) in raw)
+            {
+                parsed.Add(Parse(bytes));
+            }
+
+            var t1 = Stopwatch.GetTimestamp();
+            for (var i = 0; i < parsed.Count; i++)
+            {
+                var mapped = raw[i].Platform == "shopify"
+                    ? shopifyOrder.MapOrder(parsed[i], "shopify-1", shopifyCtx)
+                    : youzanOrder.MapOrder(parsed[i], "youzan-1", youzanCtx);
+                Add(mapped, canonicalOrders, ref invalid);
+            }
+
+            var t2 = Stopwatch.GetTimestamp();
+            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            parseTicks += t1 - t0;
+            ruleTicks += t2 - t1;
+            if (progress is not null && (start / Chunk) % 10 == 0)
+            {
+                progress($"orders: {end:N0}");
+            }
+        }
+
+        raw.Clear();
+        parsed.Clear();
+        var ordersStage = stage.Elapsed;
+
+        stage.Restart();
+        var batch = new ProfileEngine(rules).Build(canonicalMembers, canonicalOrders, now);
+        var resolveStage = stage.Elapsed;
+        progress?.Invoke($"profiles: {batch.Profiles.Count:N0} in {resolveStage.TotalSeconds:F1} s");
+
+        stage.Restart();
+        var target = rules.Target("zoho-crm", "Contacts");
+        var targetCtx = new EvalContext(now);
+        var hashes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var profile in batch.Profiles)
+        {
+            hashes.Add(target.Map(profile.View(), targetCtx).Hash);
+        }
+
+        var targetsStage = stage.Elapsed;
+        var micros = 1_000_000.0 / Stopwatch.Frequency / orders;
+        return new HarnessReport(
+            orders, canonicalMembers.Count, generator.People, generator.OverlappingPeople, batch.Profiles.Count, invalid,
+            parseTicks * micros, ruleTicks * micros, (parseTicks + ruleTicks) * micros, (double)allocated / orders,
+            membersStage, ordersStage, resolveStage, targetsStage, wall.Elapsed,
+            Process.GetCurrentProcess().PeakWorkingSet64, batch.Profiles.Count);
+    }
+
+    private static readonly JsonLoadSettings LoadSettings = new() { LineInfoHandling = LineInfoHandling.Ignore };
+
+    /// <summary>UTF-8 bytes as received over HTTP → JObject, as a connector reads a record (no line info, no date guessing).</summary>
+    public static JObject Parse(byte[] utf8)
+    {
+        using var reader = new JsonTextReader(new StringReader(Encoding.UTF8.GetString(utf8)))
+        {
+            DateParseHandling = DateParseHandling.None,
+            FloatParseHandling = FloatParseHandling.Decimal,
+        };
+        return JObject.Load(reader, LoadSettings);
+    }
+
+    private static void Add<T>(Mapped<T> mapped, List<T> into, ref int invalid) where T : class
+    {
+        if (mapped.Value is { } value)
+        {
+            into.Add(value);
+        }
+        else
+        {
+            invalid++;
+        }
+    }
+
+    public static string Describe(TimeSpan t) => t.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture);
+}
