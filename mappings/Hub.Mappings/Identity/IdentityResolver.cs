@@ -26,27 +26,55 @@ public sealed class IdentityResolver(IdentityRules rules)
         var n = records.Count;
         var parent = Enumerable.Range(0, n).ToArray();
         var limited = rules.Identifiers.Where(i => i.Limit is not null).ToDictionary(i => i.Type, i => i.Limit!.Value, StringComparer.Ordinal);
-        var values = new Dictionary<string, SortedSet<string>>[n];
-        var keysByNode = new List<(string Type, string Key)>[n];
+        // Limited identifier values per component root, created only when a root first needs them.
+        var values = new Dictionary<string, HashSet<string>>?[n];
+        var keysByNode = new (string Type, string Key)[n][];
         var byKey = new Dictionary<string, (IdentifierRule Rule, List<int> Nodes)>(StringComparer.Ordinal);
+        var pool = new HashSet<string>(StringComparer.Ordinal); // one string instance per distinct key
         for (var i = 0; i < n; i++)
         {
-            values[i] = new(StringComparer.Ordinal);
-            keysByNode[i] = MatchKeys(records[i]).ToList();
-            foreach (var (type, key) in keysByNode[i])
+            var keys = MatchKeys(records[i]).ToArray();
+            for (var k = 0; k < keys.Length; k++)
             {
-                var rule = rules.Rule(type)!;
+                var (type, key) = keys[k];
+                if (pool.TryGetValue(key, out var shared))
+                {
+                    key = shared;
+                    keys[k] = (type, key);
+                }
+                else
+                {
+                    pool.Add(key);
+                }
+
                 if (!byKey.TryGetValue(key, out var entry))
                 {
-                    byKey[key] = entry = (rule, []);
+                    byKey[key] = entry = (rules.Rule(type)!, new List<int>(2));
                 }
 
                 entry.Nodes.Add(i);
+            }
+
+            keysByNode[i] = keys;
+        }
+
+        Dictionary<string, HashSet<string>> Values(int root)
+        {
+            if (values[root] is { } existing)
+            {
+                return existing;
+            }
+
+            var created = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            foreach (var (type, key) in keysByNode[root])
+            {
                 if (limited.ContainsKey(type))
                 {
-                    (values[i].TryGetValue(type, out var set) ? set : values[i][type] = new(StringComparer.Ordinal)).Add(key);
+                    (created.TryGetValue(type, out var set) ? set : created[type] = new(StringComparer.Ordinal)).Add(key);
                 }
             }
+
+            return values[root] = created;
         }
 
         int Find(int x)
@@ -75,8 +103,10 @@ public sealed class IdentityResolver(IdentityRules rules)
 
                 // A limit guards against joins by keys as weak as or weaker than its own type: a shared Shopify
                 // customer id (priority 1) still joins two emails, a shared phone (4) does not.
+                var va = Values(a);
+                var vb = Values(b);
                 var conflict = limited.FirstOrDefault(l => rules.Rule(l.Key)!.Priority <= rule.Priority &&
-                    values[a].TryGetValue(l.Key, out var va) && values[b].TryGetValue(l.Key, out var vb) && va.Union(vb).Count() > l.Value);
+                    va.TryGetValue(l.Key, out var sa) && vb.TryGetValue(l.Key, out var sb) && sa.Union(sb).Count() > l.Value);
                 if (conflict.Key is not null)
                 {
                     refused.Add($"{Mask(key)} would join records with more than {conflict.Value} {conflict.Key} value(s): {records[first].Key} and {records[nodes[j]].Key} stay apart");
@@ -86,10 +116,13 @@ public sealed class IdentityResolver(IdentityRules rules)
                 // Union by record-key order keeps the root choice independent of input order.
                 var (root, child) = string.CompareOrdinal(records[a].Key, records[b].Key) <= 0 ? (a, b) : (b, a);
                 parent[child] = root;
-                foreach (var (type, set) in values[child])
+                var rootValues = Values(root);
+                foreach (var (type, set) in Values(child))
                 {
-                    (values[root].TryGetValue(type, out var target) ? target : values[root][type] = new(StringComparer.Ordinal)).UnionWith(set);
+                    (rootValues.TryGetValue(type, out var target) ? target : rootValues[type] = new(StringComparer.Ordinal)).UnionWith(set);
                 }
+
+                values[child] = null;
             }
         }
 
