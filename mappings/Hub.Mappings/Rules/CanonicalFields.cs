@@ -29,6 +29,10 @@ public static class CanonicalFields
 {
     public const string IdentifierPrefix = "identifiers.";
 
+    // One string per identifier type and per currency code, shared by every record (millions of orders).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> IdentifierTypes = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Codes = new(StringComparer.Ordinal);
+
     public static IReadOnlyDictionary<string, CanonicalField> Member { get; } = Build<Member>(
     [
         Str<Member>("email", (m, v) => m.Email = v),
@@ -67,7 +71,7 @@ public static class CanonicalFields
                 ctx.Issue($"status '{text}' is not one of {string.Join(", ", Enum.GetNames<OrderStatus>().Select(n => n.ToLowerInvariant()))}; map it with @lookup", isError: true);
             }
         }),
-        Str<Order>("currency", (o, v) => o.Currency = v.ToUpperInvariant()),
+        Str<Order>("currency", (o, v) => o.Currency = Codes.Count < 1_000 ? Codes.GetOrAdd(v, c => c.ToUpperInvariant()) : v.ToUpperInvariant()),
         Num<Order>("total", (o, v) => o.Total = v),
         Num<Order>("refunded", (o, v) => o.Refunded = v),
         Date<Order>("createdAt", (o, v) => o.CreatedAt = v),
@@ -110,7 +114,7 @@ public static class CanonicalFields
             var text = MappingCompiler.AsString(v);
             if (!string.IsNullOrWhiteSpace(text))
             {
-                identifiers((T)t)[field[IdentifierPrefix.Length..]] = text.Trim();
+                identifiers((T)t)[IdentifierTypes.GetOrAdd(field, f => f[IdentifierPrefix.Length..])] = text.Trim();
             }
         });
         return all;

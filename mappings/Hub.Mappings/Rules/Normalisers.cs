@@ -95,7 +95,9 @@ public static partial class Normalisers
         }
     }
 
-    /// <summary>Trimmed and lower-cased; null when not a plausible address.</summary>
+    private static readonly ConcurrentDictionary<string, string?> EmailCache = new(StringComparer.Ordinal);
+
+    /// <summary>Trimmed and lower-cased; null when not a plausible address (memoised like phones: one instance per address).</summary>
     public static string? Email(string? raw, EvalContext ctx)
     {
         if (string.IsNullOrWhiteSpace(raw))
@@ -103,6 +105,28 @@ public static partial class Normalisers
             return null;
         }
 
+        if (EmailCache.TryGetValue(raw, out var cached))
+        {
+            if (cached is null)
+            {
+                ctx.Issue("invalid email dropped");
+            }
+
+            return cached;
+        }
+
+        var result = NormaliseEmail(raw, ctx);
+        if (EmailCache.Count >= PhoneCacheLimit)
+        {
+            EmailCache.Clear();
+        }
+
+        EmailCache[raw] = result;
+        return result;
+    }
+
+    private static string? NormaliseEmail(string raw, EvalContext ctx)
+    {
         var email = raw.Trim().ToLowerInvariant();
         if (email.Length > 254 || !EmailShape().IsMatch(email))
         {
