@@ -78,7 +78,7 @@ public static class Harness
         }
 
         var membersStage = stage.Elapsed;
-        progress?.Invoke($"members: {canonicalMembers.Count:N0} in {membersStage.TotalSeconds:F1} s");
+        progress?.Invoke($"members: {canonicalMembers.Count:N0} in {membersStage.TotalSeconds:F1} s, live heap {Live()}");
 
         stage.Restart();
         var canonicalOrders = new List<Order>(orders);
@@ -115,11 +115,17 @@ public static class Harness
         }
 
         var ordersStage = stage.Elapsed;
+        progress?.Invoke($"orders: {canonicalOrders.Count:N0}, live heap {Live()}");
 
+        // Batch housekeeping between stages: compact what the mapping stage left behind before resolution.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         stage.Restart();
         var batch = new ProfileEngine(rules).Build(canonicalMembers, canonicalOrders, now);
         var resolveStage = stage.Elapsed;
-        progress?.Invoke($"profiles: {batch.Profiles.Count:N0} in {resolveStage.TotalSeconds:F1} s");
+        var memberCount = canonicalMembers.Count;
+        canonicalMembers = null!; // the profiles keep what the targets need
+        canonicalOrders = null!;
+        progress?.Invoke($"profiles: {batch.Profiles.Count:N0} in {resolveStage.TotalSeconds:F1} s, live heap {Live()}");
 
         stage.Restart();
         var target = rules.Target("zoho-crm", "Contacts");
@@ -133,7 +139,7 @@ public static class Harness
         var targetsStage = stage.Elapsed;
         var micros = 1_000_000.0 / Stopwatch.Frequency / orders;
         return new HarnessReport(
-            orders, canonicalMembers.Count, generator.People, generator.OverlappingPeople, batch.Profiles.Count, invalid,
+            orders, memberCount, generator.People, generator.OverlappingPeople, batch.Profiles.Count, invalid,
             parseTicks * micros, ruleTicks * micros, (parseTicks + ruleTicks) * micros, (double)allocated / orders,
             membersStage, ordersStage, resolveStage, targetsStage, wall.Elapsed,
             Process.GetCurrentProcess().PeakWorkingSet64, batch.Profiles.Count);
@@ -142,6 +148,8 @@ public static class Harness
     private static readonly JsonLoadSettings LoadSettings = new() { LineInfoHandling = LineInfoHandling.Ignore };
 
     /// <summary>UTF-8 bytes as received over HTTP → JObject, as a connector reads a record (no line info, no date guessing).</summary>
+    private static string Live() => $"{GC.GetTotalMemory(false) / 1024 / 1024:N0} MiB";
+
     public static JObject Parse(byte[] utf8)
     {
         using var reader = new JsonTextReader(new StringReader(Encoding.UTF8.GetString(utf8)))

@@ -223,10 +223,10 @@ public sealed class IdentityResolver(IdentityRules rules)
     private Profile Build(string id, List<Record> records, IEnumerable<string> matchKeys)
     {
         var profile = new Profile { Id = id };
-        profile.MatchKeys.UnionWith(matchKeys);
+        profile.MatchKeys = matchKeys.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        profile.RecordKeys = records.Select(r => r.Key).ToArray(); // records arrive sorted by key
         foreach (var r in records)
         {
-            profile.RecordKeys.Add(r.Key);
             profile.Platforms.Add(r.Source.Platform);
             if (r.Email is not null)
             {

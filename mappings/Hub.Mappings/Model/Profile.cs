@@ -28,9 +28,11 @@ public sealed class Profile
     public string Id { get; set; } = "";
     public SortedSet<string> MergedIds { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Every match key of the profile (<c>email:…</c>, <c>phone:…</c>, <c>shopify_customer_id:shopify:c1:…</c>).</summary>
-    public SortedSet<string> MatchKeys { get; } = new(StringComparer.Ordinal);
-    public SortedSet<string> RecordKeys { get; } = new(StringComparer.Ordinal);
+    /// <summary>Every match key of the profile (<c>email:…</c>, <c>phone:…</c>, <c>shopify_customer_id:shopify:c1:…</c>), sorted, distinct.</summary>
+    public IReadOnlyList<string> MatchKeys { get; internal set; } = [];
+
+    /// <summary>The records (<c>m:</c>/<c>o:</c> + platform:connection:vendorId) behind the profile, sorted.</summary>
+    public IReadOnlyList<string> RecordKeys { get; internal set; } = [];
     public string? Email { get; set; }
     public string? Phone { get; set; }
     public string? Name { get; set; }

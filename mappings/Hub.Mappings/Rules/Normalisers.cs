@@ -15,7 +15,7 @@ public static partial class Normalisers
     private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
     private static readonly ConcurrentDictionary<string, TimeZoneInfo?> Zones = new(StringComparer.Ordinal);
 
-    private const int PhoneCacheLimit = 262_144;
+    private const int PhoneCacheLimit = 1 << 20;
     private static readonly ConcurrentDictionary<(string Raw, string Region), (string? E164, string? Issue)> PhoneCache = new();
 
     /// <summary>E.164 for a valid number; null for masked (<c>138****1234</c>), encrypted (<c>$…$1$</c>) or invalid ones.</summary>
