@@ -23,6 +23,7 @@ public sealed class IdentityResolver(IdentityRules rules)
     public Resolution Resolve(IEnumerable<Member> members, IEnumerable<Order> orders, IReadOnlyDictionary<string, string>? previous = null)
     {
         var records = Collect(members, orders);
+        var memo = new Dictionary<(string Type, string Value), bool>();
         var n = records.Count;
         var parent = Enumerable.Range(0, n).ToArray();
         var limited = rules.Identifiers.Where(i => i.Limit is not null).ToDictionary(i => i.Type, i => i.Limit!.Value, StringComparer.Ordinal);
@@ -33,7 +34,7 @@ public sealed class IdentityResolver(IdentityRules rules)
         var pool = new HashSet<string>(StringComparer.Ordinal); // one string instance per distinct key
         for (var i = 0; i < n; i++)
         {
-            var keys = MatchKeys(records[i]).ToArray();
+            var keys = MatchKeys(records[i], memo).ToArray();
             for (var k = 0; k < keys.Length; k++)
             {
                 var (type, key) = keys[k];
@@ -165,21 +166,32 @@ public sealed class IdentityResolver(IdentityRules rules)
         return colon < 0 ? "(key)" : key[..colon] + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)).AsSpan(0, 4));
     }
 
-    private IEnumerable<(string Type, string Key)> MatchKeys(Record record)
+    // Whether a value may join records, memoised for one resolution: the same email or phone recurs on many orders.
+    private bool CanMatch(Dictionary<(string Type, string Value), bool> memo, string type, string value)
     {
-        if (record.Email is { } email && rules.CanMatch("email", email))
+        if (!memo.TryGetValue((type, value), out var ok))
+        {
+            memo[(type, value)] = ok = rules.CanMatch(type, value);
+        }
+
+        return ok;
+    }
+
+    private IEnumerable<(string Type, string Key)> MatchKeys(Record record, Dictionary<(string Type, string Value), bool> memo)
+    {
+        if (record.Email is { } email && CanMatch(memo, "email", email))
         {
             yield return ("email", "email:" + email);
         }
 
-        if (record.Phone is { } phone && rules.CanMatch("phone", phone))
+        if (record.Phone is { } phone && CanMatch(memo, "phone", phone))
         {
             yield return ("phone", "phone:" + phone);
         }
 
         foreach (var (type, value) in record.Identifiers.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            if (!rules.CanMatch(type, value))
+            if (!CanMatch(memo, type, value))
             {
                 continue;
             }
@@ -240,7 +252,7 @@ public sealed class IdentityResolver(IdentityRules rules)
 
             foreach (var (type, value) in r.Identifiers)
             {
-                (profile.Identifiers.TryGetValue(type, out var set) ? set : profile.Identifiers[type] = new(StringComparer.Ordinal)).Add(value);
+                (profile.Identifiers.TryGetValue(type, out var set) ? set : profile.Identifiers[type] = new()).Add(value);
             }
 
             if (r.Member is { } m)

@@ -54,7 +54,47 @@ public sealed class IdentityRules
         return !IsBlocked(type, value) && !IsBlocked("*", value);
     }
 
-    private bool IsBlocked(string type, string value) => _blocked.TryGetValue(type, out var patterns) && patterns.Any(p => p.IsMatch(value));
+    private bool IsBlocked(string type, string value)
+    {
+        if (!_blocked.TryGetValue(type, out var patterns))
+        {
+            return false;
+        }
+
+        foreach (var pattern in patterns)
+        {
+            try
+            {
+                if (pattern.IsMatch(value))
+                {
+                    return true;
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return true; // a value we cannot judge in time never joins anything
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Linear-time matching where the pattern allows it (no catastrophic backtracking on hostile values); patterns
+    /// with back-references fall back to the backtracking engine with a timeout.
+    /// </summary>
+    private static Regex Compile(string pattern)
+    {
+        const RegexOptions options = RegexOptions.CultureInvariant | RegexOptions.IgnoreCase;
+        try
+        {
+            return new Regex(pattern, options | RegexOptions.NonBacktracking);
+        }
+        catch (NotSupportedException)
+        {
+            return new Regex(pattern, options, TimeSpan.FromSeconds(1));
+        }
+    }
 
     internal static IdentityRules Compile(string file, JObject json, List<RuleError> errors)
     {
@@ -83,7 +123,7 @@ public sealed class IdentityRules
             {
                 try
                 {
-                    patterns.Add(new Regex((string)values[i]!, RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, TimeSpan.FromMilliseconds(50)));
+                    patterns.Add(Compile((string)values[i]!));
                 }
                 catch (ArgumentException ex)
                 {

@@ -6,7 +6,7 @@ namespace Hub.Mappings.Model;
 /// <summary>What a CRM team acts on, computed from a profile's orders (cancelled and refunded excluded as the rules say).</summary>
 public sealed class ProfileMetrics
 {
-    public SortedDictionary<string, decimal> TotalSpentByCurrency { get; } = new(StringComparer.Ordinal);
+    public SortedList<string, decimal> TotalSpentByCurrency { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The currency the customer spent most in; totals and AOV below are in it.</summary>
     public string? Currency { get; set; }
@@ -26,7 +26,7 @@ public sealed class ProfileMetrics
 public sealed class Profile
 {
     public string Id { get; set; } = "";
-    public SortedSet<string> MergedIds { get; } = new(StringComparer.Ordinal);
+    public SortedStringSet MergedIds { get; } = new();
 
     /// <summary>Every match key of the profile (<c>email:…</c>, <c>phone:…</c>, <c>shopify_customer_id:shopify:c1:…</c>), sorted, distinct.</summary>
     public IReadOnlyList<string> MatchKeys { get; internal set; } = [];
@@ -38,23 +38,23 @@ public sealed class Profile
     public string? Name { get; set; }
     public string? GivenName { get; set; }
     public string? FamilyName { get; set; }
-    public SortedSet<string> Emails { get; } = new(StringComparer.Ordinal);
-    public SortedSet<string> Phones { get; } = new(StringComparer.Ordinal);
+    public SortedStringSet Emails { get; } = new();
+    public SortedStringSet Phones { get; } = new();
 
     /// <summary>Platform identifiers by type, each with every value seen (one per shop for per-shop ids).</summary>
-    public SortedDictionary<string, SortedSet<string>> Identifiers { get; } = new(StringComparer.Ordinal);
+    public SortedList<string, SortedStringSet> Identifiers { get; } = new(StringComparer.Ordinal);
     public Address Address { get; set; } = new();
     public Consent Consent { get; set; } = new();
 
     /// <summary>Source links: the member records (platform, connection, vendor id) behind the profile.</summary>
     public List<SourceRef> Sources { get; } = [];
-    public SortedSet<string> Platforms { get; } = new(StringComparer.Ordinal);
+    public SortedStringSet Platforms { get; } = new();
     public string? PlatformLevel { get; set; }
     public decimal? Points { get; set; }
-    public SortedSet<string> PlatformTags { get; } = new(StringComparer.Ordinal);
+    public SortedStringSet PlatformTags { get; } = new();
     public ProfileMetrics Metrics { get; } = new();
-    public SortedDictionary<string, string> Segments { get; } = new(StringComparer.Ordinal);
-    public SortedSet<string> Tags { get; } = new(StringComparer.Ordinal);
+    public SortedList<string, string> Segments { get; } = new(StringComparer.Ordinal);
+    public SortedStringSet Tags { get; } = new();
 
     /// <summary>RFM scores 1-5 (recency, frequency, monetary), null without orders.</summary>
     public (int R, int F, int M)? Rfm { get; set; }
