@@ -305,5 +305,5 @@ public sealed class IdentityResolver(IdentityRules rules)
         return ordered.ThenBy(r => r.Key, StringComparer.Ordinal).FirstOrDefault();
     }
 
-    internal sealed record Record(string Key, SourceRef Source, string? Email, string? Phone, Dictionary<string, string> Identifiers, Member? Member, Order? Order);
+    internal sealed record Record(string Key, SourceRef Source, string? Email, string? Phone, IdentifierMap Identifiers, Member? Member, Order? Order);
 }

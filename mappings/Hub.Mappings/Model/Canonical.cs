@@ -43,7 +43,7 @@ public sealed class Member
     public string? FamilyName { get; set; }
 
     /// <summary>Platform identifiers by type (<c>shopify_customer_id</c>, <c>yz_open_id</c>, <c>tmall_ouid</c>...).</summary>
-    public Dictionary<string, string> Identifiers { get; } = new(StringComparer.Ordinal);
+    public IdentifierMap Identifiers { get; } = new();
     public Address Address { get; } = new();
     public Consent Consent { get; } = new();
     public List<string> Tags { get; } = [];
@@ -92,7 +92,7 @@ public sealed class Order
     public string? Email { get; set; }
     public string? Phone { get; set; }
     public string? Name { get; set; }
-    public Dictionary<string, string> Identifiers { get; } = new(StringComparer.Ordinal);
+    public IdentifierMap Identifiers { get; } = new();
     public List<OrderLine> Lines { get; } = [];
     public List<string> Tags { get; } = [];
 }

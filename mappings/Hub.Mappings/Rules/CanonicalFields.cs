@@ -104,7 +104,7 @@ public static class CanonicalFields
     public static CanonicalField? Find(IReadOnlyDictionary<string, CanonicalField> fields, string name) =>
         fields.TryGetValue(name, out var f) ? f : name.StartsWith(IdentifierPrefix, StringComparison.Ordinal) && name.Length > IdentifierPrefix.Length ? fields[IdentifierPrefix] : null;
 
-    private static Dictionary<string, CanonicalField> Build<T>(CanonicalField[] fields, Func<T, Dictionary<string, string>> identifiers)
+    private static Dictionary<string, CanonicalField> Build<T>(CanonicalField[] fields, Func<T, IdentifierMap> identifiers)
     {
         var all = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
         all["vendorId"] = new CanonicalField("vendorId", ValueKind.String, (_, _, v, s, _) => s.VendorId = MappingCompiler.AsString(v));
