@@ -179,3 +179,26 @@ public class IdentityTests
         Assert.Equal("New Name", Assert.Single(r.Profiles).Name);
     }
 }
+
+public class BlockedPatternTests
+{
+    [Fact]
+    public void CatastrophicBlockedPattern_OnAHostileValue_NeitherHangsNorThrows()
+    {
+        // An integrator's pattern with nested quantifiers, matched against a long near-miss: linear-time matching.
+        var over = Rules.Defaults.Export("identity");
+        over["blocked"]!["email"] = new Newtonsoft.Json.Linq.JArray("^(a+)+$");
+        var rules = Rules.Defaults.WithOverrides([new Hub.Mappings.Rules.RuleDocument("conn/identity.json", over.ToString())]);
+        var hostile = new string('a', 50_000) + "!@example.org";
+
+        Assert.True(rules.Identity.CanMatch("email", hostile));
+        Assert.False(rules.Identity.CanMatch("email", new string('a', 50)));
+    }
+
+    [Fact]
+    public void BackReferencePattern_StillWorks()
+    {
+        Assert.False(Rules.Defaults.Identity.CanMatch("phone", "+8613333333333")); // (\d)\1{7,} needs the backtracking engine
+        Assert.True(Rules.Defaults.Identity.CanMatch("phone", "+8613912345678"));
+    }
+}
