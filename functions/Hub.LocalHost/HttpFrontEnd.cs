@@ -82,13 +82,58 @@ public sealed class HttpFrontEnd(AppDefinition app, HandlerProcess handler, Http
             return;
         }
 
-        var target = new Uri(baseUri, context.Request.Path.Value + context.Request.QueryString.Value);
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
+        byte[]? body = null;
         if (context.Request.ContentLength > 0)
         {
-            var buffer = new MemoryStream();
+            using var buffer = new MemoryStream();
             await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            request.Content = new ByteArrayContent(buffer.ToArray());
+            body = buffer.ToArray();
+        }
+
+        try
+        {
+            HttpResponseMessage response;
+            try
+            {
+                response = await SendAsync(context, baseUri, body, invocationId);
+            }
+            catch (HttpRequestException ex) when (ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+            {
+                // The handler died before the request reached it (nothing was processed): wait for the restarted
+                // handler and send the same request once more.
+                baseUri = await handler.WaitReadyAsync(context.RequestAborted).WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+                response = await SendAsync(context, baseUri, body, invocationId);
+            }
+
+            using (response)
+            {
+                context.Response.StatusCode = (int)response.StatusCode;
+                foreach (var header in response.Headers.Concat(response.Content.Headers))
+                {
+                    if (!HopByHop.Contains(header.Key))
+                    {
+                        context.Response.Headers[header.Key] = header.Value.ToArray();
+                    }
+                }
+
+                var bytes = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
+                await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutException)
+        {
+            logger.LogWarning("Forwarding {Method} {Path} to {Function} failed: {Error}", context.Request.Method, context.Request.Path, function.Name, ex.Message);
+            await Problem(context, 500, "Function failed", $"The handler did not answer: {ex.Message}");
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpContext context, Uri baseUri, byte[]? body, string invocationId)
+    {
+        var target = new Uri(baseUri, context.Request.Path.Value + context.Request.QueryString.Value);
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
         }
 
         foreach (var header in context.Request.Headers)
@@ -106,26 +151,7 @@ public sealed class HttpFrontEnd(AppDefinition app, HandlerProcess handler, Http
 
         request.Headers.TryAddWithoutValidation("X-Azure-Functions-InvocationId", invocationId);
         request.Headers.TryAddWithoutValidation("X-Azure-Functions-HostVersion", FunctionInvoker.HostVersion);
-        try
-        {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, context.RequestAborted);
-            context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var header in response.Headers.Concat(response.Content.Headers))
-            {
-                if (!HopByHop.Contains(header.Key))
-                {
-                    context.Response.Headers[header.Key] = header.Value.ToArray();
-                }
-            }
-
-            var bytes = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
-            await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
-        }
-        catch (HttpRequestException ex)
-        {
-            logger.LogWarning("Forwarding {Method} {Path} to {Function} failed: {Error}", context.Request.Method, context.Request.Path, function.Name, ex.Message);
-            await Problem(context, 500, "Function failed", $"The handler did not answer: {ex.Message}");
-        }
+        return await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, context.RequestAborted);
     }
 
     private async Task EnvelopeAsync(HttpContext context, FunctionDefinition function, RouteValueDictionary values)
