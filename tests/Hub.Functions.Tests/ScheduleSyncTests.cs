@@ -74,6 +74,21 @@ public class ScheduleSyncTests
     }
 
     [Fact]
+    public async Task ScheduleSync_PrunesItsOwnTicksPastRetention_AndKeepsRecentOnes()
+    {
+        await using var h = new SyncHarness();
+        await h.TickAsync();
+        await h.TickAsync();
+        h.Clock.Advance(TimeSpan.FromDays(8));
+        await h.TickAsync();
+
+        var ticks = await h.Runs.RecentAsync(HubTables.SystemPartition, 10, default);
+
+        var tick = Assert.Single(ticks);
+        Assert.Equal(h.Clock.GetUtcNow(), tick.StartedAt);
+    }
+
+    [Fact]
     public async Task ScheduleSync_PausedConnection_IsSkipped()
     {
         await using var h = new SyncHarness();

@@ -68,7 +68,8 @@ public sealed class ScheduleSync(
         tick.FinishedAt = tick.UpdatedAt = clock.GetUtcNow();
         tick.Error = isPastDue ? "timer was past due" : null;
         await runs.UpsertAsync(tick, cancellationToken);
-        result.Logs.Add($"ScheduleSync: {tick.Enqueued} pull message(s) for {due} due stream(s).");
+        var pruned = await runs.PruneAsync(HubTables.SystemPartition, now - options.Value.TickRetention, 100, cancellationToken);
+        result.Logs.Add($"ScheduleSync: {tick.Enqueued} pull message(s) for {due} due stream(s); {pruned} old tick(s) pruned.");
         return result;
     }
 

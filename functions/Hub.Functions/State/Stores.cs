@@ -100,6 +100,27 @@ public sealed class RunStore(HubTables tables, TimeProvider clock)
         run.ETag = response.Headers.ETag ?? run.ETag;
     }
 
+    /// <summary>
+    /// Deletes up to <paramref name="max"/> rows of <paramref name="partition"/> that started before <paramref name="before"/>.
+    /// Run ids sort newest first, so the old rows are those whose id sorts after the cut-off's id.
+    /// </summary>
+    public async Task<int> PruneAsync(string partition, DateTimeOffset before, int max, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Runs, ct);
+        var cutoff = $"{DateTimeOffset.MaxValue.UtcTicks - before.UtcTicks:D19}";
+        var deleted = 0;
+        await foreach (var row in table.QueryAsync<RunEntity>(r => r.PartitionKey == partition && r.RowKey.CompareTo(cutoff) > 0, maxPerPage: max, select: ["PartitionKey", "RowKey"], cancellationToken: ct))
+        {
+            await table.DeleteEntityAsync(row.PartitionKey, row.RowKey, ETag.All, ct);
+            if (++deleted >= max)
+            {
+                break;
+            }
+        }
+
+        return deleted;
+    }
+
     public async Task<IReadOnlyList<RunEntity>> RecentAsync(string partition, int top, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Runs, ct);

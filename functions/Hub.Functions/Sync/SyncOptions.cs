@@ -17,4 +17,7 @@ public sealed class SyncOptions
     /// last delivery fails the run is marked failed; the message itself is dead-lettered by the host and can be replayed.
     /// </summary>
     public int MaxDeliveryCount { get; set; } = 10;
+
+    /// <summary>How long the scheduler's own tick rows are kept (tenants' sync runs are not pruned by this).</summary>
+    public TimeSpan TickRetention { get; set; } = TimeSpan.FromDays(7);
 }
