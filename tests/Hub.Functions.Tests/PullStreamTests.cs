@@ -128,6 +128,24 @@ public class PullStreamTests
     }
 
     [Fact]
+    public async Task PullStream_ConnectorSaysMoreButGivesNoCursor_FailsTheRunWithoutRetry()
+    {
+        await using var h = new SyncHarness();
+        await h.AddConnectionAsync(new { moreWithoutCursor = true });
+        var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
+
+        var result = await h.PullAsync(first); // no exception: redelivering would fail the same way
+
+        Assert.Equal(0, result.MessageCount(PullStream.NextOutput));
+        var run = await h.Runs.GetAsync(h.Tenant, first.RunId, default);
+        Assert.Equal(RunStatus.Failed, run!.Status);
+        Assert.Contains("no cursor", run.Error, StringComparison.Ordinal);
+        var cursor = await h.Cursors.GetAsync(h.Tenant, "c1", "orders", default);
+        Assert.Null(cursor!.RunId);
+        Assert.Null(cursor.Bookmark); // nothing advanced
+    }
+
+    [Fact]
     public async Task PullStream_MessageOfAnOlderRun_IsIgnored()
     {
         await using var h = new SyncHarness();

@@ -4,9 +4,10 @@ namespace Hub.Mappings.Tests;
 
 internal static class Rules
 {
-    public static string Root { get; } = FindRoot();
+    /// <summary>mappings/rules, found as the benchmarks find it.</summary>
+    public static string RulesDir { get; } = Program.RulesDirectory();
 
-    public static string RulesDir => Path.Combine(Root, "mappings", "rules");
+    public static string Root { get; } = Path.GetFullPath(Path.Combine(RulesDir, "..", ".."));
 
     private static readonly Lazy<RuleSet> Lazy = new(() => RuleSet.LoadDirectory(RulesDir));
 
@@ -18,17 +19,4 @@ internal static class Rules
         new[] { "identity/identity.json", "segments/segments.json" }
             .Select(f => new RuleDocument(f, File.ReadAllText(Path.Combine(RulesDir, f))))
             .Concat(documents));
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (Directory.Exists(Path.Combine(dir.FullName, "mappings", "rules")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("repository root not found");
-    }
 }

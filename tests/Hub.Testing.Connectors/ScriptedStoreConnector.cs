@@ -64,6 +64,11 @@ public sealed class ScriptedStoreConnector : IStoreConnector
             return new JObject { ["id"] = $"o{page}-{i}", ["updated_at"] = updated.ToString("O") };
         }).ToList();
         var more = page + 1 < pages;
+        if (s.Value<bool?>("moreWithoutCursor") == true)
+        {
+            return Task.FromResult(new PullPage(records, null, true, null)); // a broken connector
+        }
+
         var max = records.Count == 0 ? (DateTimeOffset?)null : request.WindowStart.AddMinutes(page * perPage + perPage);
         return Task.FromResult(new PullPage(records, more ? (page + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null, more, max));
     }

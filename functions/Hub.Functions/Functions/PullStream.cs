@@ -124,6 +124,13 @@ public sealed class PullStream(
             throw;
         }
 
+        if (page.HasMore && page.NextCursor is null)
+        {
+            // A connector bug: retrying cannot fix it, so the run fails now instead of after every redelivery.
+            await FinishAsync(cursor, run, RunStatus.Failed, $"connector '{connection.ConnectorId}' said more pages follow but gave no cursor", cancellationToken);
+            return result;
+        }
+
         cursor.Seq = message.Seq + 1;
         cursor.PageCursor = page.HasMore ? page.NextCursor : null;
         cursor.LastProgressAt = clock.GetUtcNow();
@@ -135,11 +142,6 @@ public sealed class PullStream(
         run.Pages++;
         run.Records += page.Records.Count;
         run.Error = null;
-        if (page.HasMore && page.NextCursor is null)
-        {
-            throw new ConnectorException($"Connector '{connection.ConnectorId}' said more pages follow but gave no cursor.");
-        }
-
         if (!page.HasMore)
         {
             // min(syncStart, maxSeen): never past the last record seen, never past the moment the read began.

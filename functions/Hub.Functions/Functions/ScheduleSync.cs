@@ -66,7 +66,10 @@ public sealed class ScheduleSync(
         tick.Enqueued = result.MessageCount(PullOutput);
         tick.Status = RunStatus.Succeeded;
         tick.FinishedAt = tick.UpdatedAt = clock.GetUtcNow();
-        tick.Error = isPastDue ? "timer was past due" : null;
+        if (isPastDue)
+        {
+            result.Logs.Add("ScheduleSync: the timer was past due (the host was busy or restarting).");
+        }
         await runs.UpsertAsync(tick, cancellationToken);
         var pruned = await runs.PruneAsync(HubTables.SystemPartition, now - options.Value.TickRetention, 100, cancellationToken);
         result.Logs.Add($"ScheduleSync: {tick.Enqueued} pull message(s) for {due} due stream(s); {pruned} old tick(s) pruned.");

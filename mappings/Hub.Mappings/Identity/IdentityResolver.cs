@@ -291,8 +291,6 @@ public sealed class IdentityResolver(IdentityRules rules)
         return profile;
     }
 
-    internal IEnumerable<Order> OrdersOf(IEnumerable<Record> records) => records.Where(r => r.Order is not null).Select(r => r.Order!);
-
     private static string? Pick(List<Record> records, string field, Func<Record, string?> value, Survivorship survivorship) =>
         PickRecord(records, field, r => !string.IsNullOrWhiteSpace(value(r)), survivorship) is { } r ? value(r) : null;
 

@@ -137,9 +137,14 @@ public sealed class ConditionCompiler(MappingCompiler mappings)
         return string.Equals(MappingCompiler.AsString(a), MappingCompiler.AsString(b), StringComparison.Ordinal);
     }
 
+    // Comparisons only need a context for parsing; their issues are never reported. One per thread, reused.
+    [ThreadStatic]
+    private static EvalContext? _scratch;
+
     public static int? Compare(JToken? a, JToken? b)
     {
-        var ctx = new EvalContext(DateTimeOffset.UnixEpoch);
+        var ctx = _scratch ??= new EvalContext(DateTimeOffset.UnixEpoch);
+        ctx.ClearIssues();
         if (a is JValue { Type: JTokenType.Integer or JTokenType.Float } || b is JValue { Type: JTokenType.Integer or JTokenType.Float })
         {
             var x = Normalisers.Number(a, ctx);

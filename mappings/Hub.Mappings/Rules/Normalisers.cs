@@ -15,7 +15,7 @@ public static partial class Normalisers
     private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
     private static readonly ConcurrentDictionary<string, TimeZoneInfo?> Zones = new(StringComparer.Ordinal);
 
-    private const int PhoneCacheLimit = 1 << 20;
+    private const int MemoLimit = 1 << 20;
     private static readonly ConcurrentDictionary<(string Raw, string Region), (string? E164, string? Issue)> PhoneCache = new();
 
     /// <summary>E.164 for a valid number; null for masked (<c>138****1234</c>), encrypted (<c>$…$1$</c>) or invalid ones.</summary>
@@ -34,7 +34,7 @@ public static partial class Normalisers
         {
             var probe = new EvalContext(ctx.Now, region, ctx.TimeZone);
             cached = (ParsePhone(raw, region, probe), probe.Issues.Count > 0 ? probe.Issues[0].Message : null);
-            if (PhoneCache.Count >= PhoneCacheLimit)
+            if (PhoneCache.Count >= MemoLimit)
             {
                 PhoneCache.Clear();
             }
@@ -116,7 +116,7 @@ public static partial class Normalisers
         }
 
         var result = NormaliseEmail(raw, ctx);
-        if (EmailCache.Count >= PhoneCacheLimit)
+        if (EmailCache.Count >= MemoLimit)
         {
             EmailCache.Clear();
         }
