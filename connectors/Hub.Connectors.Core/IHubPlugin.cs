@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Hub.Connectors;
 
@@ -18,7 +19,13 @@ public static class ConnectorServiceCollectionExtensions
     public static IServiceCollection AddStoreConnector<TConnector>(this IServiceCollection services, string id)
         where TConnector : class, IStoreConnector
     {
-        services.AddKeyedSingleton<IStoreConnector, TConnector>(id);
+        services.TryAddSingleton<TConnector>();
+        services.AddKeyedSingleton<IStoreConnector>(id, (sp, _) => sp.GetRequiredService<TConnector>());
+        if (typeof(IOAuthInstaller).IsAssignableFrom(typeof(TConnector)))
+        {
+            services.AddKeyedSingleton(id, (sp, _) => (IOAuthInstaller)sp.GetRequiredService<TConnector>());
+        }
+
         services.AddSingleton(new RegisteredConnector(id, ConnectorKind.Store));
         return services;
     }

@@ -1,0 +1,17 @@
+using Hub.Connectors.Shopify;
+using Hub.Connectors.WooCommerce;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hub.Connectors;
+
+/// <summary>The built-in connectors. Adding a platform is a folder plus one line here.</summary>
+public static class ConnectorsRegistration
+{
+    public static IServiceCollection AddHubConnectors(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddShopifyConnector(configuration);
+        services.AddWooCommerceConnector(configuration);
+        return services;
+    }
+}

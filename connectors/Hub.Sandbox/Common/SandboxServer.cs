@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hub.Sandbox.Common;
+
+/// <summary>
+/// A platform stand-in on a real Kestrel socket: it serves a platform's documented API from in-memory state, logs every
+/// request for assertions, and injects faults on request (<see cref="FailNext"/>, <see cref="FailNextTimeout"/>).
+/// Runs in-process for tests (port 0) and as a process for the local demo.
+/// </summary>
+public abstract class SandboxServer : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<SandboxRequest> _requests = new();
+    private readonly List<Fault> _faults = [];
+    private WebApplication? _app;
+
+    protected SandboxServer(TimeProvider? clock) => Clock = clock ?? TimeProvider.System;
+
+    public TimeProvider Clock { get; }
+
+    /// <summary>Where the server listens, e.g. <c>http://127.0.0.1:54321</c> (no trailing slash).</summary>
+    public string BaseUrl { get; private set; } = "";
+
+    /// <summary>Every request served so far, in arrival order, with the status it got.</summary>
+    public IReadOnlyList<SandboxRequest> Requests => [.. _requests];
+
+    public void ClearRequests() => _requests.Clear();
+
+    /// <summary>The next <paramref name="times"/> requests (whose path contains <paramref name="pathContains"/>) get this status.</summary>
+    public SandboxServer FailNext(int status, TimeSpan? retryAfter = null, int times = 1, string? pathContains = null)
+    {
+        lock (_faults)
+        {
+            _faults.Add(new Fault(status, retryAfter, times, pathContains, Hang: false));
+        }
+
+        return this;
+    }
+
+    /// <summary>The next requests hang until the client gives up (its attempt timeout), as a dead upstream does.</summary>
+    public SandboxServer FailNextTimeout(int times = 1, string? pathContains = null)
+    {
+        lock (_faults)
+        {
+            _faults.Add(new Fault(0, null, times, pathContains, Hang: true));
+        }
+
+        return this;
+    }
+
+    public async Task StartAsync(int port = 0, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, port));
+        builder.Services.AddRouting();
+        _app = builder.Build();
+        _app.Use(async (context, next) =>
+        {
+            var started = Clock.GetUtcNow();
+            var fault = TakeFault(context.Request.Path.Value ?? "");
+            if (fault is { Hang: true })
+            {
+                Record(context, started, 0);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMinutes(5), context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                return;
+            }
+
+            if (fault is not null)
+            {
+                context.Response.StatusCode = fault.Status;
+                if (fault.RetryAfter is { } wait)
+                {
+                    context.Response.Headers.RetryAfter = wait.TotalSeconds.ToString("0.0##", CultureInfo.InvariantCulture);
+                }
+
+                await WriteFaultAsync(context, fault.Status);
+                Record(context, started, fault.Status);
+                return;
+            }
+
+            await next(context);
+            Record(context, started, context.Response.StatusCode);
+        });
+        Map(_app);
+        await _app.StartAsync(cancellationToken);
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/');
+    }
+
+    /// <summary>Maps the platform's routes.</summary>
+    protected abstract void Map(WebApplication app);
+
+    /// <summary>The platform's body for an injected failure.</summary>
+    protected abstract Task WriteFaultAsync(HttpContext context, int status);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    private Fault? TakeFault(string path)
+    {
+        lock (_faults)
+        {
+            var fault = _faults.FirstOrDefault(f => f.PathContains is null || path.Contains(f.PathContains, StringComparison.OrdinalIgnoreCase));
+            if (fault is null)
+            {
+                return null;
+            }
+
+            fault.Times--;
+            if (fault.Times <= 0)
+            {
+                _faults.Remove(fault);
+            }
+
+            return fault;
+        }
+    }
+
+    private void Record(HttpContext context, DateTimeOffset at, int status) =>
+        _requests.Enqueue(new SandboxRequest(
+            context.Request.Method,
+            context.Request.Path.Value ?? "",
+            context.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal),
+            status,
+            at,
+            context.Items.TryGetValue(OperationKey, out var op) ? op as string : null)
+        {
+            Range = context.Request.Headers.Range.ToString() is { Length: > 0 } range ? range : null,
+        });
+
+    /// <summary>Routes put a short name of what was asked (GraphQL root field) here for the request log.</summary>
+    protected const string OperationKey = "sandbox.operation";
+
+    private sealed class Fault(int status, TimeSpan? retryAfter, int times, string? pathContains, bool Hang)
+    {
+        public int Status { get; } = status;
+        public TimeSpan? RetryAfter { get; } = retryAfter;
+        public int Times { get; set; } = times;
+        public string? PathContains { get; } = pathContains;
+        public bool Hang { get; } = Hang;
+    }
+}
+
+/// <param name="Operation">What the request asked for, when the path does not say (GraphQL root field).</param>
+public sealed record SandboxRequest(string Method, string Path, IReadOnlyDictionary<string, string> Query, int Status, DateTimeOffset At, string? Operation)
+{
+    /// <summary>The Range header, when the client asked for part of a resource.</summary>
+    public string? Range { get; init; }
+}
