@@ -92,6 +92,7 @@ public static class HubApp
         services.AddKeyedSingleton<IFunction, ScheduleSync>(ScheduleSync.Name);
         services.AddKeyedSingleton<IFunction, PullStream>(PullStream.Name);
 
+        services.AddHubConnectors(configuration);
         LoadPlugins(services, configuration);
     }
 

@@ -24,6 +24,12 @@ public sealed class ScriptedStoreConnector : IStoreConnector
         "none",
         [new StreamInfo("orders", "updated_at", TimeSpan.FromMinutes(60))]);
 
+    /// <summary>The scripted store accepts any connection except one scripted to have bad credentials.</summary>
+    public Task TestConnectionAsync(ConnectionContext connection, CancellationToken cancellationToken) =>
+        connection.Settings.Value<bool?>("validationError") == true
+            ? Task.FromException(new ConnectorValidationException("The store rejected the credentials (scripted)."))
+            : Task.CompletedTask;
+
     public Task<PullPage> PullAsync(PullRequest request, CancellationToken cancellationToken)
     {
         var s = request.Connection.Settings;

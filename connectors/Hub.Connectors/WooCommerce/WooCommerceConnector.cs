@@ -85,8 +85,11 @@ public sealed class WooCommerceConnector(IWooCommerceApi api) : IStoreConnector
             return new PullPage(records, null, false, max);
         }
 
+        // Next request: from one second before the last modified time seen (ties at that second are read again).
+        // When the whole page shares that second, moving the bound would return the same page: take the next page.
         var nextAfter = max.Value.UtcDateTime.AddSeconds(-1);
-        var next = nextAfter > after ? new WooCursor { After = nextAfter, Page = 1 } : new WooCursor { After = after, Page = page + 1 };
+        var sameSecond = records.All(r => Modified(r) == max);
+        var next = nextAfter > after && !sameSecond ? new WooCursor { After = nextAfter, Page = 1 } : new WooCursor { After = after, Page = page + 1 };
         return new PullPage(records, next.Serialize(), true, max);
     }
 

@@ -92,7 +92,15 @@ public sealed class PullStream(
             return result;
         }
 
-        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, await MergeSettingsAsync(connection, cancellationToken));
+        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, await MergeSettingsAsync(connection, cancellationToken))
+        {
+            // A refreshed OAuth token is stored at once: the old refresh token no longer works (Shopify rotates it).
+            SaveSecretsAsync = async (fresh, ct) =>
+            {
+                var reference = await secrets.SaveAsync(tenant, connection.RowKey, fresh, ct);
+                await connections.UpdateSecretsRefAsync(tenant, connection.RowKey, reference, ct);
+            },
+        };
         var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
         var windowEnd = cursor.WindowEnd ?? now;
         PullPage page;
@@ -141,6 +149,12 @@ public sealed class PullStream(
 
         run.Pages++;
         run.Records += page.Records.Count;
+        if (page.Warnings.Count > 0)
+        {
+            var known = (run.Warnings ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            run.Warnings = string.Join('\n', known.Concat(page.Warnings).Distinct(StringComparer.Ordinal).Take(20));
+        }
+
         run.Error = null;
         if (!page.HasMore)
         {

@@ -71,6 +71,7 @@ public static class RunsApi
             ["finishedAt"] = run.FinishedAt,
             ["attempts"] = run.Attempts,
             ["error"] = run.Error,
+            ["warnings"] = new JArray((run.Warnings ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)),
         };
         if (run.Kind == "schedule")
         {

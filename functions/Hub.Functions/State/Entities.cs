@@ -105,6 +105,9 @@ public sealed class RunEntity : ITableEntity
     public int Failures { get; set; }
     public string? Error { get; set; }
 
+    /// <summary>What the connector said the merchant should know (missing scope, redacted data), one per line.</summary>
+    public string? Warnings { get; set; }
+
     /// <summary>For scheduler ticks: streams found due, and pull messages sent.</summary>
     public int DueStreams { get; set; }
     public int Enqueued { get; set; }

@@ -35,6 +35,28 @@ public sealed class ConnectionStore(HubTables tables)
         }
     }
 
+    /// <summary>
+    /// Points the connection at newly stored secrets (a refreshed token) without overwriting anything else changed
+    /// meanwhile (pause, settings): ETag-checked, re-read on conflict.
+    /// </summary>
+    public async Task UpdateSecretsRefAsync(string tenantId, string connectionId, string secretsRef, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        for (var attempt = 0; ; attempt++)
+        {
+            var current = await GetAsync(tenantId, connectionId, ct) ?? throw new InvalidOperationException($"Connection {connectionId} was removed.");
+            current.SecretsRef = secretsRef;
+            try
+            {
+                await table.UpdateEntityAsync(current, current.ETag, TableUpdateMode.Replace, ct);
+                return;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412 && attempt < 5)
+            {
+            }
+        }
+    }
+
     public async Task UpsertAsync(ConnectionEntity connection, CancellationToken ct)
     {
         HubTables.ValidateKey(connection.PartitionKey, "tenant");
