@@ -29,6 +29,8 @@ public sealed class ShopifyConnector(
     public const string Id = "shopify";
     public const string BulkDownloadClient = "shopify-bulk";
 
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(5);
+
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> RefreshLocks = new(StringComparer.Ordinal);
 
     public ConnectorInfo Info { get; } = new(
@@ -357,15 +359,15 @@ public sealed class ShopifyConnector(
         var refreshed = false;
         while (true)
         {
-            var wait = limiter.WaitFor(session.Shop, cost);
-            if (wait > TimeSpan.Zero)
+            // Re-check after each wait: timers round down below a millisecond, and a fast shop refills in less.
+            for (var wait = limiter.WaitFor(session.Shop, cost); wait > TimeSpan.Zero; wait = limiter.WaitFor(session.Shop, cost))
             {
                 if (clock.GetUtcNow() + wait > deadline)
                 {
                     throw new ConnectorTransientException("Shopify's cost bucket is empty.", wait);
                 }
 
-                await Task.Delay(wait, clock, ct).ConfigureAwait(false);
+                await Task.Delay(wait < MinimumWait ? MinimumWait : wait, clock, ct).ConfigureAwait(false);
             }
 
             var token = await AccessTokenAsync(session, force: false, ct).ConfigureAwait(false);

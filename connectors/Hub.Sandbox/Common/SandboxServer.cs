@@ -65,11 +65,13 @@ public abstract class SandboxServer : IAsyncDisposable
         _app = builder.Build();
         _app.Use(async (context, next) =>
         {
-            var started = Clock.GetUtcNow();
+            // Logged on arrival, so a request whose response the client stopped reading (a range download) is still
+            // counted at once; the status is filled in when the answer is done.
+            var entry = Record(context);
             var fault = TakeFault(context.Request.Path.Value ?? "");
             if (fault is { Hang: true })
             {
-                Record(context, started, 0);
+                entry.Status = 0;
                 try
                 {
                     await Task.Delay(TimeSpan.FromMinutes(5), context.RequestAborted);
@@ -83,6 +85,7 @@ public abstract class SandboxServer : IAsyncDisposable
 
             if (fault is not null)
             {
+                entry.Status = fault.Status;
                 context.Response.StatusCode = fault.Status;
                 if (fault.RetryAfter is { } wait)
                 {
@@ -90,12 +93,18 @@ public abstract class SandboxServer : IAsyncDisposable
                 }
 
                 await WriteFaultAsync(context, fault.Status);
-                Record(context, started, fault.Status);
                 return;
             }
 
+            context.Response.OnStarting(() =>
+            {
+                entry.Status = context.Response.StatusCode;
+                entry.Operation = context.Items.TryGetValue(OperationKey, out var op) ? op as string : null;
+                return Task.CompletedTask;
+            });
             await next(context);
-            Record(context, started, context.Response.StatusCode);
+            entry.Status = context.Response.StatusCode;
+            entry.Operation = context.Items.TryGetValue(OperationKey, out var op) ? op as string : null;
         });
         Map(_app);
         await _app.StartAsync(cancellationToken);
@@ -140,17 +149,19 @@ public abstract class SandboxServer : IAsyncDisposable
         }
     }
 
-    private void Record(HttpContext context, DateTimeOffset at, int status) =>
-        _requests.Enqueue(new SandboxRequest(
+    private SandboxRequest Record(HttpContext context)
+    {
+        var entry = new SandboxRequest(
             context.Request.Method,
             context.Request.Path.Value ?? "",
             context.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal),
-            status,
-            at,
-            context.Items.TryGetValue(OperationKey, out var op) ? op as string : null)
+            Clock.GetUtcNow())
         {
             Range = context.Request.Headers.Range.ToString() is { Length: > 0 } range ? range : null,
-        });
+        };
+        _requests.Enqueue(entry);
+        return entry;
+    }
 
     /// <summary>Routes put a short name of what was asked (GraphQL root field) here for the request log.</summary>
     protected const string OperationKey = "sandbox.operation";
@@ -165,9 +176,22 @@ public abstract class SandboxServer : IAsyncDisposable
     }
 }
 
-/// <param name="Operation">What the request asked for, when the path does not say (GraphQL root field).</param>
-public sealed record SandboxRequest(string Method, string Path, IReadOnlyDictionary<string, string> Query, int Status, DateTimeOffset At, string? Operation)
+/// <summary>One request as the sandbox saw it.</summary>
+public sealed class SandboxRequest(string method, string path, IReadOnlyDictionary<string, string> query, DateTimeOffset at)
 {
+    public string Method { get; } = method;
+    public string Path { get; } = path;
+    public IReadOnlyDictionary<string, string> Query { get; } = query;
+
+    /// <summary>When it arrived.</summary>
+    public DateTimeOffset At { get; } = at;
+
+    /// <summary>The status answered; 0 for a request left hanging, -1 while it is being answered.</summary>
+    public int Status { get; internal set; } = -1;
+
+    /// <summary>What the request asked for when the path does not say (GraphQL root fields, " THROTTLED" when refused).</summary>
+    public string? Operation { get; internal set; }
+
     /// <summary>The Range header, when the client asked for part of a resource.</summary>
     public string? Range { get; init; }
 }

@@ -153,6 +153,7 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
 
         if (context.Items["body"] is JObject throttledBody)
         {
+            context.Items[OperationKey] += " THROTTLED";
             await WriteJson(context, s.ThrottledStatus, throttledBody);
             return;
         }

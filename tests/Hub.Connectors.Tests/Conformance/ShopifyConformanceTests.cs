@@ -23,7 +23,7 @@ public sealed class ShopifyConformanceTests : StoreConnectorConformance
         _shop = _sandbox.AddShop("conformance.myshopify.com");
         _shop.Seed(SandboxPeople.Generate(60), customers: 50, orders: OrderCount, days: 20);
         _shop.RestoreRate = 2000; // an Enterprise shop: the cost bucket is exercised in ShopifyThrottleTests, not here
-        _services = ConnectorServices.Build(_sandbox);
+        _services = ConnectorServices.Build(_sandbox, ConnectorServices.Impatient);
         Connector = _services.Store("shopify");
         Connection = new ConnectionContext("tenant-a", "conn-shopify", "shopify", new JObject
         {

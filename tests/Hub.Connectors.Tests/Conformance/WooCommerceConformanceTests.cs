@@ -23,7 +23,7 @@ public sealed class WooCommerceConformanceTests : StoreConnectorConformance
         await _sandbox.StartAsync();
         _store = _sandbox.AddStore("conformance");
         _store.Seed(SandboxPeople.Generate(60), customers: 50, orders: OrderCount, days: 20);
-        _services = ConnectorServices.Build();
+        _services = ConnectorServices.Build(overrides: ConnectorServices.Impatient);
         Connector = _services.Store("woocommerce");
         Connection = Context(_store.ConsumerSecret);
     }

@@ -8,13 +8,7 @@ namespace Hub.Connectors.Tests.Shopify;
 
 public sealed class ShopifyPullTests : ShopifyTestBase
 {
-    // Calls are counted here: a generous attempt timeout keeps a slow CI machine from adding retries to the count.
-    protected override IDictionary<string, string?> Overrides => new Dictionary<string, string?>
-    {
-        ["Hub:Connectors:Shopify:BulkPageSize"] = "40",
-        ["Hub:Connectors:Http:AttemptTimeout"] = "00:00:30",
-        ["Hub:Connectors:Http:TotalTimeout"] = "00:01:30",
-    };
+    protected override IDictionary<string, string?> Overrides => new Dictionary<string, string?> { ["Hub:Connectors:Shopify:BulkPageSize"] = "40" };
 
     [Fact]
     public async Task ReadWindow_PagedOrders_CallsArePagesPlusLineFollowUpsAndLinesAreComplete()

@@ -17,8 +17,9 @@ internal static class ConnectorServices
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Hub:Connectors:Http:AttemptTimeout"] = "00:00:02",
-            ["Hub:Connectors:Http:TotalTimeout"] = "00:00:30",
+            // Patient by default, so a loaded machine never turns a slow answer into a retry that tests would count.
+            ["Hub:Connectors:Http:AttemptTimeout"] = "00:00:30",
+            ["Hub:Connectors:Http:TotalTimeout"] = "00:01:30",
             ["Hub:Connectors:Http:RetryBaseDelay"] = "00:00:00.050",
             ["Hub:Connectors:Http:MaxRetries"] = "3",
             ["Hub:Connectors:Shopify:BulkPollInterval"] = "00:00:00.100",
@@ -43,6 +44,13 @@ internal static class ConnectorServices
         services.AddHubConnectors(configuration);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
+
+    /// <summary>A 2-second attempt timeout, for tests of hung requests.</summary>
+    public static readonly IDictionary<string, string?> Impatient = new Dictionary<string, string?>
+    {
+        ["Hub:Connectors:Http:AttemptTimeout"] = "00:00:02",
+        ["Hub:Connectors:Http:TotalTimeout"] = "00:00:30",
+    };
 
     public static IStoreConnector Store(this IServiceProvider services, string id) => services.GetRequiredKeyedService<IStoreConnector>(id);
 
