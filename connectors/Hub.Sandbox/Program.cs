@@ -24,4 +24,31 @@ Console.WriteLine(new JObject
 var done = new TaskCompletionSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.TrySetResult(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => done.TrySetResult();
+if (int.TryParse(Environment.GetEnvironmentVariable("HUB_PARENT_PID"), out var parent))
+{
+    // Started by the local host: stop when it is gone, however it died.
+    _ = Task.Run(async () =>
+    {
+        while (!done.Task.IsCompleted)
+        {
+            try
+            {
+                using var p = System.Diagnostics.Process.GetProcessById(parent);
+                if (p.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break;
+            }
+
+            await Task.Delay(1000);
+        }
+
+        done.TrySetResult();
+    });
+}
+
 await done.Task;

@@ -40,6 +40,7 @@ public static class HubApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         AddHubServices(builder.Services, builder.Configuration);
         builder.Services.AddHostedService<ParentProcessWatch>();
+        builder.Services.AddHostedService<DemoConnections>();
         var app = builder.Build();
         app.MapCustomHandler();
         app.MapRunsApi();

@@ -1,9 +1,11 @@
 using Hub.LocalHost;
 
-// Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite]
+// Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite] [--no-sandbox] [--sandbox-port 7180]
 var appRoot = Environment.GetEnvironmentVariable("HUB_APP_ROOT");
 var port = 7071;
 var startAzurite = true;
+var startSandbox = true;
+var sandboxPort = 7180;
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 for (var i = 0; i < args.Length; i++)
 {
@@ -23,8 +25,15 @@ for (var i = 0; i < args.Length; i++)
         case "--no-azurite":
             startAzurite = false;
             break;
+        case "--no-sandbox":
+            startSandbox = false;
+            break;
+        case "--sandbox-port" when i + 1 < args.Length && int.TryParse(args[i + 1], out var sp):
+            sandboxPort = sp;
+            i++;
+            break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Hub.LocalHost [--app-root DIR] [--port 7071] [--set Key=Value]... [--no-azurite] [--no-sandbox] [--sandbox-port 7180]");
             return 2;
     }
 }
@@ -51,9 +60,23 @@ try
 await using var azurite = startAzurite
     ? await AzuriteLauncher.EnsureAsync(Path.Combine(AzuriteLauncher.FindRepositoryRoot() ?? Path.GetTempPath(), ".azurite"), m => log.LogInformation("{Message}", m), stop.Token)
     : null;
+// The embedded default: sandbox platforms with a demo tenant connected to them, so a sync runs end to end offline.
+await using var sandbox = startSandbox && AzuriteLauncher.FindRepositoryRoot() is { } repoRoot
+    ? await SandboxLauncher.StartAsync(repoRoot, sandboxPort, "demo", stop.Token)
+    : null;
+if (sandbox is not null)
+{
+    foreach (var (key, value) in sandbox.Settings)
+    {
+        settings.TryAdd(key, value); // an explicit --set wins
+    }
+
+    log.LogInformation("Sandbox Shopify and WooCommerce on http://127.0.0.1:{Port} and :{Next}; demo tenant 'demo' is connected to both", sandboxPort, sandboxPort + 1);
+}
+
 await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = port, Settings = settings }, loggers, stop.Token);
 Console.WriteLine();
-Console.WriteLine($"Hub is running: {host.BaseAddress}api/runs   (Ctrl+C stops it)");
+Console.WriteLine($"Hub is running: {host.BaseAddress}api/runs?tenant=demo   (Ctrl+C stops it)");
 Console.WriteLine();
 try
 {

@@ -107,3 +107,34 @@ public sealed class BuiltInConnectorTests : IAsyncLifetime
         Assert.Contains("protected customer data", RunsApi.ToJson(run)["warnings"]![0]!.ToString(), StringComparison.Ordinal);
     }
 }
+
+[Collection(AzuriteFixture.Collection)]
+public sealed class DemoConnectionsTests
+{
+    [Fact]
+    public async Task DemoSettings_WriteOneConnectionPerSandboxWithEncryptedSecrets_AndRewriteThemOnRestart()
+    {
+        await using var h = new SyncHarness(values =>
+        {
+            values["Hub:Demo:Tenant"] = "demo-test";
+            values["Hub:Demo:Shopify:Shop"] = "demo-shop.myshopify.com";
+            values["Hub:Demo:Shopify:AccessToken"] = "shpat_first";
+            values["Hub:Demo:WooCommerce:StoreUrl"] = "http://127.0.0.1:7181/stores/demo";
+            values["Hub:Demo:WooCommerce:ConsumerKey"] = "ck_1";
+            values["Hub:Demo:WooCommerce:ConsumerSecret"] = "cs_1";
+        });
+        var demo = ActivatorUtilities.CreateInstance<DemoConnections>(h.Services);
+
+        await demo.StartAsync(default);
+        await demo.StartAsync(default);
+
+        var shopify = await h.Connections.GetAsync("demo-test", "demo-shopify", default);
+        var woo = await h.Connections.GetAsync("demo-test", "demo-woocommerce", default);
+        Assert.Equal("shopify", shopify!.ConnectorId);
+        Assert.Equal("woocommerce", woo!.ConnectorId);
+        Assert.DoesNotContain("shpat_first", shopify.SettingsJson, StringComparison.Ordinal);
+        Assert.DoesNotContain("shpat_first", shopify.SecretsRef, StringComparison.Ordinal);
+        var secrets = await h.Services.GetRequiredService<ISecretStore>().LoadAsync(shopify.SecretsRef, default);
+        Assert.Equal("shpat_first", secrets.Value<string>("accessToken"));
+    }
+}

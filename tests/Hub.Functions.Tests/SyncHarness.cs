@@ -29,6 +29,7 @@ public sealed class SyncHarness : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddSingleton<IConfiguration>(configuration);
         HubApp.AddHubServices(services, configuration);
         new TestConnectorsPlugin().Register(services, configuration);
         services.AddSingleton<TimeProvider>(Clock);

@@ -217,6 +217,12 @@ public sealed class ShopifyShop
                 o.FinancialStatus = "refunded";
                 o.Refunded = o.Total;
             }
+
+            // Placing an order changes the customer (orders count, amount spent), so Shopify moves its updated_at.
+            if (customer is not null && o.CreatedAt > customer.UpdatedAt)
+            {
+                customer.UpdatedAt = o.CreatedAt;
+            }
         }
     }
 
