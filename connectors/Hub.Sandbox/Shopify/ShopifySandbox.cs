@@ -71,6 +71,8 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
     protected override void Map(WebApplication app)
     {
         app.MapPost("/shops/{shop}/admin/api/{version}/graphql.json", GraphQLAsync);
+        app.MapGet("/shops/{shop}/admin/api/{version}/orders.json", (HttpContext c, string shop, string version) => RestListAsync(c, shop, version, orders: true));
+        app.MapGet("/shops/{shop}/admin/api/{version}/customers.json", (HttpContext c, string shop, string version) => RestListAsync(c, shop, version, orders: false));
         app.MapGet("/shops/{shop}/admin/oauth/authorize", Authorize);
         app.MapPost("/shops/{shop}/admin/oauth/access_token", AccessTokenAsync);
         app.MapGet("/bulk-results/{shop}/{id}.jsonl", (string shop, string id) =>
@@ -509,6 +511,129 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
             ["default_address"] = new JObject { ["address1"] = c.Address1, ["city"] = c.City, ["province"] = c.Province, ["country_code"] = c.Country, ["zip"] = c.Zip, ["phone"] = c.Phone },
             ["email_marketing_consent"] = new JObject { ["state"] = c.EmailMarketing.ToLowerInvariant() },
         };
+    }
+
+    // ---- REST Admin (legacy; kept for custom apps) ----
+
+    /// <summary>
+    /// <c>GET orders.json / customers.json</c> with the REST leaky bucket (<c>X-Shopify-Shop-Api-Call-Limit</c>, 429 +
+    /// Retry-After when full), <c>limit</c> ≤ 250, <c>status</c> open by default, <c>updated_at_min</c>, and cursor paging
+    /// through the <c>Link</c> header; a request with <c>page_info</c> may only add <c>limit</c> and <c>fields</c>.
+    /// https://shopify.dev/docs/api/admin-rest/usage/rate-limits , https://shopify.dev/docs/api/admin-rest/usage/pagination
+    /// </summary>
+    private async Task RestListAsync(HttpContext context, string shop, string version, bool orders)
+    {
+        if (!_shops.TryGetValue(shop, out var s))
+        {
+            await WriteJson(context, 404, new JObject { ["errors"] = "Not Found" });
+            return;
+        }
+
+        var token = context.Request.Headers["X-Shopify-Access-Token"].ToString();
+        if (!_tokens.TryGetValue(token, out var t) || t.Shop != s.Domain || (t.ExpiresAt is { } exp && exp <= Clock.GetUtcNow()))
+        {
+            await WriteJson(context, 401, new JObject { ["errors"] = InvalidTokenMessage });
+            return;
+        }
+
+        context.Response.Headers["X-Shopify-API-Version"] = SupportedVersions.Contains(version) ? version : SupportedVersions[0];
+        int level;
+        lock (s.Gate)
+        {
+            var now = Clock.GetUtcNow();
+            s.RestLevel = Math.Max(0, s.RestLevel - ((now - s.RestAt).TotalSeconds * s.RestLeakRate));
+            s.RestAt = now;
+            if (s.RestLevel + 1 > s.RestBucketSize)
+            {
+                level = -1;
+            }
+            else
+            {
+                s.RestLevel += 1;
+                level = (int)Math.Ceiling(s.RestLevel);
+            }
+        }
+
+        if (level < 0)
+        {
+            context.Response.Headers["X-Shopify-Shop-Api-Call-Limit"] = $"{s.RestBucketSize}/{s.RestBucketSize}";
+            context.Response.Headers.RetryAfter = (1 / s.RestLeakRate).ToString("0.0", CultureInfo.InvariantCulture);
+            await WriteJson(context, 429, new JObject { ["errors"] = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service." });
+            return;
+        }
+
+        context.Response.Headers["X-Shopify-Shop-Api-Call-Limit"] = $"{level}/{s.RestBucketSize}";
+        var q = context.Request.Query;
+        var limit = Math.Clamp(int.TryParse(q["limit"], out var l) ? l : 50, 1, 250);
+        string? updatedMin;
+        string status;
+        long afterId = 0;
+        DateTimeOffset afterUpdated = DateTimeOffset.MinValue;
+        if (q.TryGetValue("page_info", out var pageInfo))
+        {
+            var extra = q.Keys.FirstOrDefault(k => k is not "page_info" and not "limit" and not "fields");
+            if (extra is not null)
+            {
+                await WriteJson(context, 400, new JObject { ["errors"] = $"{extra} cannot be passed when page_info is present." });
+                return;
+            }
+
+            JObject state;
+            try
+            {
+                state = JObject.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(pageInfo.ToString())));
+            }
+            catch (Exception ex) when (ex is FormatException or JsonException)
+            {
+                await WriteJson(context, 400, new JObject { ["errors"] = "Invalid value for page_info." });
+                return;
+            }
+
+            updatedMin = state.Value<string>("updated_at_min");
+            status = state.Value<string>("status") ?? "open";
+            afterUpdated = new DateTimeOffset(state.Value<long>("u"), TimeSpan.Zero);
+            afterId = state.Value<long>("id");
+        }
+        else
+        {
+            updatedMin = q["updated_at_min"].ToString() is { Length: > 0 } u ? u : null;
+            status = q["status"].ToString() is { Length: > 0 } st ? st : "open";
+        }
+
+        var min = updatedMin is not null && DateTimeOffset.TryParse(updatedMin, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var m) ? m : DateTimeOffset.MinValue;
+        List<(DateTimeOffset Updated, long Id, JObject Json)> rows;
+        lock (s.Gate)
+        {
+            rows = orders
+                ? Visible(s).Where(o => o.UpdatedAt >= min && (status == "any" || (status == "open" && o.CancelledAt is null) || (status == "cancelled" && o.CancelledAt is not null)))
+                    .Select(o => (o.UpdatedAt, o.Id, RestOrder(s, o))).ToList()
+                : s.Customers.Where(c => c.UpdatedAt >= min).Select(c => (c.UpdatedAt, c.Id, RestCustomer(c))).ToList();
+        }
+
+        rows = [.. rows.OrderBy(r => r.Updated).ThenBy(r => r.Id).Where(r => r.Updated > afterUpdated || (r.Updated == afterUpdated && r.Id > afterId))];
+        var slice = rows.Take(limit).ToList();
+        if (!s.ProtectedDataApproved)
+        {
+            foreach (var (_, _, json) in slice)
+            {
+                foreach (var field in new[] { "email", "phone", "first_name", "last_name", "billing_address", "default_address", "customer" })
+                {
+                    if (json.ContainsKey(field))
+                    {
+                        json[field] = null;
+                    }
+                }
+            }
+        }
+
+        if (rows.Count > limit)
+        {
+            var last = slice[^1];
+            var next = Convert.ToBase64String(Encoding.UTF8.GetBytes(new JObject { ["updated_at_min"] = updatedMin, ["status"] = status, ["u"] = last.Updated.UtcTicks, ["id"] = last.Id }.ToString(Formatting.None)));
+            context.Response.Headers.Link = $"<{BaseUrl}{context.Request.Path}?limit={limit}&page_info={Uri.EscapeDataString(next)}>; rel=\"next\"";
+        }
+
+        await WriteJson(context, 200, new JObject { [orders ? "orders" : "customers"] = new JArray(slice.Select(r => r.Json)) });
     }
 
     // ---- OAuth ----

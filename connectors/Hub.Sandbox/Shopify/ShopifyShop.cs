@@ -88,6 +88,12 @@ public sealed class ShopifyShop
     internal double Available { get; set; }
     internal DateTimeOffset BucketAt { get; set; }
 
+    /// <summary>REST leaky bucket: requests it holds, and how many leak out per second (Standard: 40 and 2).</summary>
+    public int RestBucketSize { get; set; } = 40;
+    public double RestLeakRate { get; set; } = 2;
+    internal double RestLevel { get; set; }
+    internal DateTimeOffset RestAt { get; set; }
+
     /// <summary>HTTP status of a THROTTLED answer: Shopify mostly sends 200, some clients report 429.</summary>
     public int ThrottledStatus { get; set; } = 200;
 
