@@ -445,22 +445,19 @@ public sealed class ShopifyConnector(
                 throw new ConnectorValidationException($"Shopify refused the query as too costly: {messages}");
             }
 
-            if (data is not null && codes.All(c => c == "ACCESS_DENIED"))
+            var noData = data is null || data.Properties().All(p => p.Value.Type == JTokenType.Null);
+            if (noData)
             {
-                // Protected customer data not approved for this app: the fields come back null, the rest is usable.
-                session.Warnings.Add($"Shopify withheld protected customer data (name, email, phone, address) from this app: {messages}");
+                throw codes.Contains("ACCESS_DENIED")
+                    ? new ConnectorValidationException($"Shopify denied access: {messages}")
+                    : new ConnectorException($"Shopify answered with errors: {messages}");
             }
-            else if (data is null || codes.Count == 0 || codes.Any(c => c != "ACCESS_DENIED"))
-            {
-                if (data is null || data.Properties().All(p => p.Value.Type == JTokenType.Null))
-                {
-                    throw codes.Contains("ACCESS_DENIED")
-                        ? new ConnectorValidationException($"Shopify denied access: {messages}")
-                        : new ConnectorException($"Shopify answered with errors: {messages}");
-                }
 
-                session.Warnings.Add($"Shopify answered with errors: {messages}");
-            }
+            // Partial data. Protected customer data not approved for the app comes back null with ACCESS_DENIED: the
+            // rest of the record is usable, and the merchant is told why names and emails are missing.
+            session.Warnings.Add(codes.Count > 0 && codes.All(c => c == "ACCESS_DENIED")
+                ? $"Shopify withheld protected customer data (name, email, phone, address) from this app: {messages}"
+                : $"Shopify answered with errors: {messages}");
         }
 
         return new GraphQLResult(data);
