@@ -90,21 +90,11 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
 
     private async Task GraphQLAsync(HttpContext context, string shop, string version)
     {
-        if (!_shops.TryGetValue(shop, out var s))
+        if (await AuthenticateAsync(context, shop, version) is not { } s)
         {
-            await WriteJson(context, 404, new JObject { ["errors"] = "Not Found" });
             return;
         }
 
-        var token = context.Request.Headers["X-Shopify-Access-Token"].ToString();
-        if (!_tokens.TryGetValue(token, out var t) || t.Shop != s.Domain || (t.ExpiresAt is { } exp && exp <= Clock.GetUtcNow()))
-        {
-            await WriteJson(context, 401, new JObject { ["errors"] = InvalidTokenMessage });
-            return;
-        }
-
-        var served = SupportedVersions.Contains(version) ? version : SupportedVersions[0];
-        context.Response.Headers["X-Shopify-API-Version"] = served;
         JObject body;
         Gql.Operation op;
         JObject? variables;
@@ -182,6 +172,29 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
 
         result["extensions"] = CostExtension(s, requested, actual);
         await WriteJson(context, 200, result);
+    }
+
+    /// <summary>
+    /// The shop and a live token for it, or an answer already written: 404 for an unknown shop, 401 with Shopify's
+    /// text for a missing, foreign or expired token. Stamps the API version actually served (unknown ones fall forward).
+    /// </summary>
+    private async Task<ShopifyShop?> AuthenticateAsync(HttpContext context, string shop, string version)
+    {
+        if (!_shops.TryGetValue(shop, out var s))
+        {
+            await WriteJson(context, 404, new JObject { ["errors"] = "Not Found" });
+            return null;
+        }
+
+        var token = context.Request.Headers["X-Shopify-Access-Token"].ToString();
+        if (!_tokens.TryGetValue(token, out var t) || t.Shop != s.Domain || (t.ExpiresAt is { } exp && exp <= Clock.GetUtcNow()))
+        {
+            await WriteJson(context, 401, new JObject { ["errors"] = InvalidTokenMessage });
+            return null;
+        }
+
+        context.Response.Headers["X-Shopify-API-Version"] = SupportedVersions.Contains(version) ? version : SupportedVersions[0];
+        return s;
     }
 
     private static IEnumerable<Gql.Field> Flatten(Gql.Field f) => f.Children.SelectMany(Flatten).Prepend(f);
@@ -523,20 +536,11 @@ public sealed partial class ShopifySandbox(TimeProvider? clock = null) : Sandbox
     /// </summary>
     private async Task RestListAsync(HttpContext context, string shop, string version, bool orders)
     {
-        if (!_shops.TryGetValue(shop, out var s))
+        if (await AuthenticateAsync(context, shop, version) is not { } s)
         {
-            await WriteJson(context, 404, new JObject { ["errors"] = "Not Found" });
             return;
         }
 
-        var token = context.Request.Headers["X-Shopify-Access-Token"].ToString();
-        if (!_tokens.TryGetValue(token, out var t) || t.Shop != s.Domain || (t.ExpiresAt is { } exp && exp <= Clock.GetUtcNow()))
-        {
-            await WriteJson(context, 401, new JObject { ["errors"] = InvalidTokenMessage });
-            return;
-        }
-
-        context.Response.Headers["X-Shopify-API-Version"] = SupportedVersions.Contains(version) ? version : SupportedVersions[0];
         int level;
         lock (s.Gate)
         {
