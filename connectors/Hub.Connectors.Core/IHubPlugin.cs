@@ -31,5 +31,23 @@ public static class ConnectorServiceCollectionExtensions
     }
 }
 
+public static class CrmConnectorServiceCollectionExtensions
+{
+    /// <summary>Registers a CRM connector under its id.</summary>
+    public static IServiceCollection AddCrmConnector<TConnector>(this IServiceCollection services, string id)
+        where TConnector : class, ICrmConnector
+    {
+        services.TryAddSingleton<TConnector>();
+        services.AddKeyedSingleton<ICrmConnector>(id, (sp, _) => sp.GetRequiredService<TConnector>());
+        if (typeof(IOAuthInstaller).IsAssignableFrom(typeof(TConnector)))
+        {
+            services.AddKeyedSingleton(id, (sp, _) => (IOAuthInstaller)sp.GetRequiredService<TConnector>());
+        }
+
+        services.AddSingleton(new RegisteredConnector(id, ConnectorKind.Crm));
+        return services;
+    }
+}
+
 /// <summary>Marker listing which connector ids are registered (keyed services cannot be enumerated).</summary>
 public sealed record RegisteredConnector(string Id, ConnectorKind Kind);

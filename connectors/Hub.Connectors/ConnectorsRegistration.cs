@@ -1,3 +1,4 @@
+using Hub.Connectors.HubSpot;
 using Hub.Connectors.Shopify;
 using Hub.Connectors.WooCommerce;
 using Microsoft.Extensions.Configuration;
@@ -12,6 +13,7 @@ public static class ConnectorsRegistration
     {
         services.AddShopifyConnector(configuration);
         services.AddWooCommerceConnector(configuration);
+        services.AddHubSpotConnector(configuration);
         return services;
     }
 }

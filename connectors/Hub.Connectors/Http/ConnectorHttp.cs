@@ -18,7 +18,8 @@ public static class ConnectorHttp
 
     /// <summary>Registers <typeparamref name="TApi"/> against per-request base addresses with the standard pipeline.</summary>
     /// <param name="retryUnsafeMethods">True when the platform's POSTs are reads (GraphQL queries) and so safe to retry.</param>
-    public static IHttpClientBuilder AddConnectorClient<TApi>(this IServiceCollection services, ConnectorHttpOptions options, bool retryUnsafeMethods)
+    /// <param name="neverRetry">Answers the platform says retrying cannot fix soon (HubSpot's daily limit), spared the retries.</param>
+    public static IHttpClientBuilder AddConnectorClient<TApi>(this IServiceCollection services, ConnectorHttpOptions options, bool retryUnsafeMethods, Func<HttpResponseMessage, bool>? neverRetry = null)
         where TApi : class
     {
         services.AddTransient<PerRequestBaseAddressHandler>();
@@ -31,7 +32,15 @@ public static class ConnectorHttp
             })
             .AddHttpMessageHandler<PerRequestBaseAddressHandler>()
             .AddTypedClient(http => RestService.ForGenerated<TApi>(http, RefitSettings));
-        builder.AddStandardResilienceHandler(o => Configure(o, options, retryUnsafeMethods));
+        builder.AddStandardResilienceHandler(o =>
+        {
+            Configure(o, options, retryUnsafeMethods);
+            if (neverRetry is not null)
+            {
+                var handles = o.Retry.ShouldHandle;
+                o.Retry.ShouldHandle = args => args.Outcome.Result is { } r && neverRetry(r) ? ValueTask.FromResult(false) : handles(args);
+            }
+        });
         return builder;
     }
 

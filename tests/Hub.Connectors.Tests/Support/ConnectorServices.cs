@@ -52,6 +52,8 @@ internal static class ConnectorServices
         ["Hub:Connectors:Http:TotalTimeout"] = "00:00:30",
     };
 
+    public static ICrmConnector Crm(this IServiceProvider services, string id) => services.GetRequiredKeyedService<ICrmConnector>(id);
+
     public static IStoreConnector Store(this IServiceProvider services, string id) => services.GetRequiredKeyedService<IStoreConnector>(id);
 
     public static ShopifyConnector Shopify(this IServiceProvider services) => services.GetRequiredService<ShopifyConnector>();

@@ -1,0 +1,130 @@
+using System.Globalization;
+using Hub.Sandbox.Common;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Connectors.Tests.Conformance;
+
+/// <summary>
+/// What every CRM connector must do against its sandbox through the real Refit + resilience stack: typed auth
+/// failures; a push costs the calls the CRM's batch size implies; a repeated push updates and never duplicates;
+/// a bad record comes back rejected with the CRM's own words while the rest are written; a 429 storm slows the push
+/// without losing a record; the module's fields, custom ones included, are described.
+/// </summary>
+public abstract class CrmConnectorConformance : IAsyncLifetime
+{
+    protected abstract string Platform { get; }
+
+    protected abstract SandboxServer Server { get; }
+
+    protected ICrmConnector Connector { get; set; } = null!;
+
+    protected ConnectionContext Connection { get; set; } = null!;
+
+    /// <summary>The module, its match field, and a custom field the sandbox defines with options.</summary>
+    protected abstract (string Module, string MatchField, string CustomField, string CustomOption) Target { get; }
+
+    public abstract Task InitializeAsync();
+
+    public abstract Task DisposeAsync();
+
+    protected abstract ConnectionContext WithWrongCredentials();
+
+    /// <summary>Records the CRM holds now, by match value.</summary>
+    protected abstract IReadOnlyDictionary<string, JObject> CrmRecords();
+
+    /// <summary>Calls to the CRM a push of <paramref name="records"/> new records should cost.</summary>
+    protected abstract int ExpectedCalls(int records);
+
+    protected CrmUpsertBatch Batch(IEnumerable<CrmRecord> records) => new(Target.Module, Target.MatchField, records.ToList(), ["vip", "repeat_buyer"]);
+
+    protected CrmRecord Profile(int i, string? email = null, string? option = null) => new(
+        $"p{i}",
+        email ?? $"person{i}@example.com",
+        new JObject
+        {
+            ["firstname"] = $"First{i}",
+            ["lastname"] = $"Last{i}",
+            [Target.CustomField] = option ?? Target.CustomOption,
+            ["hub_total_spent"] = 100.5m + i,
+        },
+        i % 2 == 0 ? ["vip"] : []);
+
+    [Fact]
+    public async Task TestConnection_WrongCredentials_ThrowsValidation() =>
+        await Assert.ThrowsAsync<ConnectorValidationException>(() => Connector.TestConnectionAsync(WithWrongCredentials(), CancellationToken.None));
+
+    [Fact]
+    public async Task Upsert_250Profiles_CostsTheBatchCallsAndCreatesEachOnce()
+    {
+        Server.ClearRequests();
+
+        var results = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 250).Select(i => Profile(i))), CancellationToken.None);
+
+        Assert.Equal(ExpectedCalls(250), Server.Requests.Count);
+        Assert.Equal(250, results.Count);
+        Assert.All(results, r => Assert.Equal(CrmOutcome.Created, r.Outcome));
+        Assert.Equal(250, results.Select(r => r.CrmId).Distinct().Count());
+        Assert.Equal(250, CrmRecords().Count);
+    }
+
+    [Fact]
+    public async Task Upsert_Repeated_UpdatesTheSameRecordsAndNeverDuplicates()
+    {
+        var first = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i))), CancellationToken.None);
+        var second = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i, email: $"PERSON{i}@example.com"))), CancellationToken.None);
+
+        Assert.All(second, r => Assert.Equal(CrmOutcome.Updated, r.Outcome));
+        Assert.Equal(first.ToDictionary(r => r.ProfileId, r => r.CrmId), second.ToDictionary(r => r.ProfileId, r => r.CrmId));
+        Assert.Equal(30, CrmRecords().Count);
+    }
+
+    [Fact]
+    public async Task Upsert_BadRecords_AreRejectedWithTheCrmsWordsAndTheRestAreWritten()
+    {
+        var records = Enumerable.Range(0, 10).Select(i => Profile(i)).ToList();
+        records[3] = Profile(3, email: "not-an-email");
+        records[7] = Profile(7, option: "no-such-option");
+
+        var results = (await Connector.UpsertAsync(Connection, Batch(records), CancellationToken.None)).ToDictionary(r => r.ProfileId);
+
+        Assert.Equal(CrmOutcome.Rejected, results["p3"].Outcome);
+        Assert.Contains("not-an-email", results["p3"].Message, StringComparison.Ordinal);
+        Assert.Equal(CrmOutcome.Rejected, results["p7"].Outcome);
+        Assert.Contains("no-such-option", results["p7"].Message, StringComparison.Ordinal);
+        Assert.Equal(8, results.Values.Count(r => r.Succeeded));
+        Assert.Equal(8, CrmRecords().Count);
+    }
+
+    [Fact]
+    public async Task Upsert_429Storm_SlowsThePushWithoutLosingARecord()
+    {
+        Server.FailNext(429, times: 3);
+
+        var results = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 120).Select(i => Profile(i))), CancellationToken.None);
+
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Message));
+        Assert.Equal(120, CrmRecords().Count);
+        Assert.Equal(3, Server.Requests.Count(r => r.Status == 429));
+    }
+
+    [Fact]
+    public async Task Describe_ListsCustomFieldsWithTheirOptions()
+    {
+        var fields = await Connector.DescribeAsync(Connection, Target.Module, CancellationToken.None);
+
+        var custom = Assert.Single(fields, f => f.ApiName == Target.CustomField);
+        Assert.True(custom.Custom);
+        Assert.Contains(Target.CustomOption, custom.Options);
+        Assert.Contains(fields, f => f.ApiName == Target.MatchField);
+    }
+
+    [Fact]
+    public async Task Upsert_WrittenValues_AreWhatThePayloadSaid()
+    {
+        await Connector.UpsertAsync(Connection, Batch([Profile(1)]), CancellationToken.None);
+
+        var record = CrmRecords()["person1@example.com"];
+        Assert.Equal("First1", record.Value<string>("firstname"));
+        Assert.Equal(101.5m, decimal.Parse(record.Value<string>("hub_total_spent")!, CultureInfo.InvariantCulture));
+    }
+}
