@@ -25,8 +25,16 @@ public interface ICrmConnector
     /// transient (retry later). Throws only when the whole call failed: <see cref="ConnectorValidationException"/> for
     /// credentials or configuration, <see cref="ConnectorTransientException"/> for throttling and outages.
     /// </summary>
-    Task<IReadOnlyList<CrmRecordResult>> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken);
+    Task<CrmUpsertResult> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken);
 }
+
+/// <summary>The outcome of a push: one result per record, and what it cost.</summary>
+public sealed record CrmUpsertResult(IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
+
+/// <param name="Calls">Calls made to the CRM, retries included.</param>
+/// <param name="Credits">API credits spent where the CRM counts credits (Zoho), else the calls.</param>
+/// <param name="Remaining">What the CRM said is left of its daily allowance, when it said.</param>
+public sealed record CrmUsage(int Calls, int Credits, long? Remaining);
 
 /// <param name="MaxBatchSize">Records per upsert call (HubSpot and Zoho: 100; Fxiaoke: 1).</param>
 /// <param name="MaxConcurrency">Calls the CRM allows at once for this kind of call.</param>

@@ -67,16 +67,23 @@ public sealed class HubSpotConnector(
             Custom: p.Value<bool?>("hubspotDefined") != true)).ToList();
     }
 
-    public async Task<IReadOnlyList<CrmRecordResult>> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken)
+    public async Task<CrmUpsertResult> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var results = new List<CrmRecordResult>(batch.Records.Count);
+        var usage = new Usage();
         foreach (var chunk in Chunks(batch.Records))
         {
-            await UpsertChunkAsync(connection, batch, chunk, results, cancellationToken).ConfigureAwait(false);
+            await UpsertChunkAsync(connection, batch, chunk, results, usage, cancellationToken).ConfigureAwait(false);
         }
 
-        return results;
+        return new CrmUpsertResult(results, new CrmUsage(usage.Calls, usage.Calls, usage.DailyRemaining));
+    }
+
+    private sealed class Usage
+    {
+        public int Calls { get; set; }
+        public long? DailyRemaining { get; set; }
     }
 
     /// <summary>Batches of ≤ 100 in which no email appears twice (HubSpot refuses duplicate ids in one batch).</summary>
@@ -98,18 +105,24 @@ public sealed class HubSpotConnector(
         }
     }
 
-    private async Task UpsertChunkAsync(ConnectionContext connection, CrmUpsertBatch batch, List<CrmRecord> chunk, List<CrmRecordResult> results, CancellationToken ct)
+    private async Task UpsertChunkAsync(ConnectionContext connection, CrmUpsertBatch batch, List<CrmRecord> chunk, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
     {
         var body = new JObject { ["inputs"] = new JArray(chunk.Select(r => Input(batch, r))) };
         using var response = await SendAsync(connection, token => api.BatchUpsertAsync(Options.ApiBaseUrl, batch.Module, token, body, ct), ct).ConfigureAwait(false);
+        usage.Calls++;
+        if (long.TryParse(response.Header("X-HubSpot-RateLimit-Daily-Remaining"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var left))
+        {
+            usage.DailyRemaining = left;
+        }
+
         var json = response.Content ?? Parse(response.ErrorContent());
         var status = response.Status();
         if (status == 400 && chunk.Count > 1)
         {
             // HubSpot often refuses the whole batch for one bad input: halve until the bad ones stand alone.
             var half = chunk.Count / 2;
-            await UpsertChunkAsync(connection, batch, chunk[..half], results, ct).ConfigureAwait(false);
-            await UpsertChunkAsync(connection, batch, chunk[half..], results, ct).ConfigureAwait(false);
+            await UpsertChunkAsync(connection, batch, chunk[..half], results, usage, ct).ConfigureAwait(false);
+            await UpsertChunkAsync(connection, batch, chunk[half..], results, usage, ct).ConfigureAwait(false);
             return;
         }
 

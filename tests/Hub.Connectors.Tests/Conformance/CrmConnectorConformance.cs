@@ -58,9 +58,11 @@ public abstract class CrmConnectorConformance : IAsyncLifetime
     {
         Server.ClearRequests();
 
-        var results = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 250).Select(i => Profile(i))), CancellationToken.None);
+        var push = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 250).Select(i => Profile(i))), CancellationToken.None);
+        var results = push.Records;
 
         Assert.Equal(ExpectedCalls(250), Server.Requests.Count);
+        Assert.Equal(ExpectedCalls(250), push.Usage.Calls);
         Assert.Equal(250, results.Count);
         Assert.All(results, r => Assert.Equal(CrmOutcome.Created, r.Outcome));
         Assert.Equal(250, results.Select(r => r.CrmId).Distinct().Count());
@@ -70,8 +72,8 @@ public abstract class CrmConnectorConformance : IAsyncLifetime
     [Fact]
     public async Task Upsert_Repeated_UpdatesTheSameRecordsAndNeverDuplicates()
     {
-        var first = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i))), CancellationToken.None);
-        var second = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i, email: $"PERSON{i}@example.com"))), CancellationToken.None);
+        var first = (await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i))), CancellationToken.None)).Records;
+        var second = (await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 30).Select(i => Profile(i, email: $"PERSON{i}@example.com"))), CancellationToken.None)).Records;
 
         Assert.All(second, r => Assert.Equal(CrmOutcome.Updated, r.Outcome));
         Assert.Equal(first.ToDictionary(r => r.ProfileId, r => r.CrmId), second.ToDictionary(r => r.ProfileId, r => r.CrmId));
@@ -85,7 +87,7 @@ public abstract class CrmConnectorConformance : IAsyncLifetime
         records[3] = Profile(3, email: "not-an-email");
         records[7] = Profile(7, option: "no-such-option");
 
-        var results = (await Connector.UpsertAsync(Connection, Batch(records), CancellationToken.None)).ToDictionary(r => r.ProfileId);
+        var results = ((await Connector.UpsertAsync(Connection, Batch(records), CancellationToken.None)).Records).ToDictionary(r => r.ProfileId);
 
         Assert.Equal(CrmOutcome.Rejected, results["p3"].Outcome);
         Assert.Contains("not-an-email", results["p3"].Message, StringComparison.Ordinal);
@@ -100,7 +102,7 @@ public abstract class CrmConnectorConformance : IAsyncLifetime
     {
         Server.FailNext(429, times: 3);
 
-        var results = await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 120).Select(i => Profile(i))), CancellationToken.None);
+        var results = (await Connector.UpsertAsync(Connection, Batch(Enumerable.Range(0, 120).Select(i => Profile(i))), CancellationToken.None)).Records;
 
         Assert.All(results, r => Assert.True(r.Succeeded, r.Message));
         Assert.Equal(120, CrmRecords().Count);

@@ -45,7 +45,7 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
         var records = Enumerable.Range(0, 16).Select(i => Record(i)).ToArray();
         records[5] = Record(5, email: "broken@");
 
-        var results = (await _connector.UpsertAsync(Connection(), Batch(records), CancellationToken.None)).ToDictionary(r => r.ProfileId);
+        var results = ((await _connector.UpsertAsync(Connection(), Batch(records), CancellationToken.None)).Records).ToDictionary(r => r.ProfileId);
 
         Assert.Equal(CrmOutcome.Rejected, results["p5"].Outcome);
         Assert.Equal("VALIDATION_ERROR", results["p5"].Code);
@@ -60,7 +60,7 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
     {
         _sandbox.UseDailyQuota(_sandbox.DailyLimit);
 
-        var results = await _connector.UpsertAsync(Connection(), Batch(Record(1), Record(2)), CancellationToken.None);
+        var results = (await _connector.UpsertAsync(Connection(), Batch(Record(1), Record(2)), CancellationToken.None)).Records;
 
         Assert.All(results, r => Assert.Equal(CrmOutcome.Transient, r.Outcome));
         Assert.All(results, r => Assert.Equal("DAILY", r.Code));
@@ -73,10 +73,10 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
     public async Task TenSecondLimit_IsWaitedOutByThePipeline()
     {
         _sandbox.TenSecondLimit = 2;
-        _ = await _connector.UpsertAsync(Connection(), Batch(Record(1)), CancellationToken.None);
-        _ = await _connector.UpsertAsync(Connection(), Batch(Record(2)), CancellationToken.None);
+        _ = (await _connector.UpsertAsync(Connection(), Batch(Record(1)), CancellationToken.None)).Records;
+        _ = (await _connector.UpsertAsync(Connection(), Batch(Record(2)), CancellationToken.None)).Records;
 
-        var results = await _connector.UpsertAsync(Connection(), Batch(Record(3)), CancellationToken.None);
+        var results = (await _connector.UpsertAsync(Connection(), Batch(Record(3)), CancellationToken.None)).Records;
 
         // Through every retry the window stays full (10 s): the record is pending, not lost, not failed.
         Assert.Equal(CrmOutcome.Transient, results[0].Outcome);
@@ -92,7 +92,7 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
         var secrets = new JObject { ["accessToken"] = access, ["refreshToken"] = refresh, ["expiresAt"] = DateTimeOffset.UtcNow.AddMinutes(20).ToString("O", CultureInfo.InvariantCulture) };
         _sandbox.ExpireAccessTokens();
 
-        var results = await _connector.UpsertAsync(Connection(secrets, (s, _) => { saved = s; return Task.CompletedTask; }), Batch(Record(1)), CancellationToken.None);
+        var results = (await _connector.UpsertAsync(Connection(secrets, (s, _) => { saved = s; return Task.CompletedTask; }), Batch(Record(1)), CancellationToken.None)).Records;
 
         Assert.Equal(CrmOutcome.Created, results[0].Outcome);
         Assert.NotNull(saved);
@@ -125,7 +125,7 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SameEmailTwiceInOnePush_GoesOutInTwoCallsAndStaysOneContact()
     {
-        var results = await _connector.UpsertAsync(Connection(), Batch(Record(1, email: "same@example.com"), Record(2, email: "Same@Example.com")), CancellationToken.None);
+        var results = (await _connector.UpsertAsync(Connection(), Batch(Record(1, email: "same@example.com"), Record(2, email: "Same@Example.com")), CancellationToken.None)).Records;
 
         Assert.Equal(2, _sandbox.Requests.Count);
         Assert.Single(_sandbox.Contacts);
