@@ -1,6 +1,7 @@
 using Hub.Connectors.HubSpot;
 using Hub.Connectors.Shopify;
 using Hub.Connectors.WooCommerce;
+using Hub.Connectors.ZohoCrm;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -14,6 +15,7 @@ public static class ConnectorsRegistration
         services.AddShopifyConnector(configuration);
         services.AddWooCommerceConnector(configuration);
         services.AddHubSpotConnector(configuration);
+        services.AddZohoCrmConnector(configuration);
         return services;
     }
 }

@@ -16,7 +16,8 @@ public sealed class HubSpotConformanceTests : CrmConnectorConformance
 
     protected override SandboxServer Server => _sandbox;
 
-    protected override (string Module, string MatchField, string CustomField, string CustomOption) Target => ("contacts", "email", "hub_lifecycle_stage", "active");
+    protected override (string Module, string MatchField, string CustomField, string CustomOption, string NameField, string AmountField) Target =>
+        ("contacts", "email", "hub_lifecycle_stage", "active", "lastname", "hub_total_spent");
 
     public override async Task InitializeAsync()
     {

@@ -1,0 +1,44 @@
+using Hub.Connectors.Http;
+using Newtonsoft.Json.Linq;
+using Refit;
+
+namespace Hub.Connectors.ZohoCrm;
+
+/// <summary>
+/// Zoho CRM v8 at the org's own data centre (<c>api_domain</c> from the token answer). Upsert and tag calls are
+/// idempotent (matched on Email; adding a present tag changes nothing), so the pipeline may retry them.
+/// https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html
+/// </summary>
+public interface IZohoCrmApi
+{
+    /// <summary><c>POST {api_domain}/crm/v8/{module}/upsert</c>: ≤ 100 records; <c>data[]</c> answers in input order.</summary>
+    [Post("/crm/v8/{module}/upsert")]
+    Task<IApiResponse<JObject>> UpsertAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
+
+    /// <summary><c>POST /crm/v8/{module}/actions/add_tags</c>. https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html</summary>
+    [Post("/crm/v8/{module}/actions/add_tags")]
+    Task<IApiResponse<JObject>> AddTagsAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
+
+    /// <summary><c>POST /crm/v8/{module}/actions/remove_tags</c>.</summary>
+    [Post("/crm/v8/{module}/actions/remove_tags")]
+    Task<IApiResponse<JObject>> RemoveTagsAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /crm/v8/settings/fields?module=</c>. https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html</summary>
+    [Get("/crm/v8/settings/fields")]
+    Task<IApiResponse<JObject>> FieldsAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, [AliasAs("module")] string module, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /crm/v8/org</c>: the cheapest authenticated read.</summary>
+    [Get("/crm/v8/org")]
+    Task<IApiResponse<JObject>> OrgAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, CancellationToken cancellationToken);
+}
+
+/// <summary>Zoho Accounts at the user's own accounts server. Never retried: codes are single-use.</summary>
+public interface IZohoAccountsApi
+{
+    /// <summary>
+    /// <c>POST {accounts-server}/oauth/v2/token</c> (form): authorization_code or refresh_token. Errors come as HTTP 200
+    /// with <c>{"error": "invalid_code"}</c>. https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html
+    /// </summary>
+    [Post("/oauth/v2/token")]
+    Task<IApiResponse<JObject>> TokenAsync([Property(PerRequestBaseAddressHandler.Key)] string accountsServer, [Body(BodySerializationMethod.UrlEncoded)] Dictionary<string, string> form, CancellationToken cancellationToken);
+}

@@ -1,0 +1,484 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Hub.Connectors.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json.Linq;
+using Refit;
+
+namespace Hub.Connectors.ZohoCrm;
+
+/// <summary>
+/// Zoho CRM v8 connector. Upserts 100 contacts per call with <c>duplicate_check_fields</c> = the match field and
+/// <c>trigger: []</c> (no workflow e-mails to thousands of customers), reads <c>data[]</c> record by record in input
+/// order whatever the HTTP status, and sets only the few tags the rules name (Zoho tags are a scarce org-wide
+/// taxonomy: 5–10 per record, 20–200 per module). Access tokens live an hour and a refresh token mints at most ten
+/// per ten minutes, so the token is kept with the connection's secrets and shared by every invocation. Calls go
+/// to the org's own data centre (<c>api_domain</c>), at most ten heavy calls at once per org.
+/// </summary>
+public sealed class ZohoCrmConnector(
+    IZohoCrmApi api,
+    IZohoAccountsApi accounts,
+    IOptions<ZohoCrmOptions> options,
+    TimeProvider clock,
+    ILogger<ZohoCrmConnector> logger) : ICrmConnector, IOAuthInstaller
+{
+    public const string Id = "zoho-crm";
+    public const int MaxRecords = 100;
+    public const int MaxTagLength = 25;
+
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Gates = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> RefreshLocks = new(StringComparer.Ordinal);
+
+    public ConnectorInfo Info { get; } = new(Id, "Zoho CRM", ConnectorKind.Crm, "oauth2", [], "https://www.zoho.com/crm/developer/docs/api/v8/")
+    {
+        Scopes = ["ZohoCRM.modules.contacts.ALL", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.tags.ALL", "ZohoCRM.org.READ"],
+        RateLimit = "Credits per org in a rolling 24 h (50,000 + per-user allowance by edition); 10 heavy calls at once; 429 TOO_MANY_REQUESTS without Retry-After.",
+    };
+
+    public CrmLimits Limits { get; } = new(MaxRecords, 10, "100 records per upsert (1 credit); credits per rolling 24 h by edition; sub-concurrency 10.");
+
+    private ZohoCrmOptions Options => options.Value;
+
+    public async Task TestConnectionAsync(ConnectionContext connection, CancellationToken cancellationToken)
+    {
+        var usage = new Usage();
+        using var response = await CallAsync(connection, usage, (domain, auth) => api.OrgAsync(domain, auth, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw Failure(response);
+        }
+    }
+
+    public async Task<IReadOnlyList<CrmField>> DescribeAsync(ConnectionContext connection, string module, CancellationToken cancellationToken)
+    {
+        var usage = new Usage();
+        using var response = await CallAsync(connection, usage, (domain, auth) => api.FieldsAsync(domain, auth, module, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode || response.Content is null)
+        {
+            throw Failure(response);
+        }
+
+        return (response.Content["fields"] as JArray ?? []).OfType<JObject>().Select(f => new CrmField(
+            f.Value<string>("api_name")!,
+            f.Value<string>("field_label") ?? f.Value<string>("api_name")!,
+            f.Value<string>("data_type") ?? "text",
+            f.Value<int?>("length"),
+            (f["pick_list_values"] as JArray ?? []).Select(v => v.Value<string>("actual_value") ?? v.Value<string>("display_value")!).Where(v => v is not null).ToList(),
+            f.Value<bool?>("system_mandatory") == true,
+            f.Value<bool?>("read_only") == true,
+            f.Value<bool?>("custom_field") == true)).ToList();
+    }
+
+    public async Task<CrmUpsertResult> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var usage = new Usage();
+        var results = new List<CrmRecordResult>(batch.Records.Count);
+        foreach (var chunk in batch.Records.Chunk(MaxRecords))
+        {
+            var written = await UpsertChunkAsync(connection, batch, chunk, results, usage, cancellationToken).ConfigureAwait(false);
+            await TagAsync(connection, batch, written, results, usage, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new CrmUpsertResult(results, new CrmUsage(usage.Calls, usage.Calls, usage.Remaining));
+    }
+
+    private async Task<List<(CrmRecord Record, string Id, bool Created)>> UpsertChunkAsync(
+        ConnectionContext connection, CrmUpsertBatch batch, CrmRecord[] chunk, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
+    {
+        var body = new JObject
+        {
+            ["data"] = new JArray(chunk.Select(r =>
+            {
+                var data = (JObject)r.Payload.DeepClone();
+                data[batch.MatchField] = r.MatchValue;
+                return data;
+            })),
+            ["duplicate_check_fields"] = new JArray(batch.MatchField),
+            ["trigger"] = new JArray(), // no workflow, approval or blueprint runs for a sync
+        };
+        using var response = await CallAsync(connection, usage, (domain, auth) => api.UpsertAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
+        var json = response.Content ?? Parse(response.ErrorContent());
+        var items = json?["data"] as JArray;
+        var written = new List<(CrmRecord, string, bool)>();
+        if (items is null || items.Count != chunk.Length)
+        {
+            if (response.Status() is 429 or >= 500 or 0)
+            {
+                var message = json?.Value<string>("message") ?? $"Zoho answered {response.Status()}";
+                results.AddRange(chunk.Select(r => new CrmRecordResult(r.ProfileId, CrmOutcome.Transient, Code: json?.Value<string>("code") ?? response.Status().ToString(CultureInfo.InvariantCulture), Message: message)));
+                logger.LogWarning("Zoho refused a batch of {Count} ({Status}); the records stay pending", chunk.Length, response.Status());
+                return written;
+            }
+
+            throw Failure(response);
+        }
+
+        // Never trust the HTTP status alone (200, 207 and 400 all carry data[]): read every item, in input order.
+        for (var i = 0; i < chunk.Length; i++)
+        {
+            var item = (JObject)items[i];
+            var record = chunk[i];
+            if (item.Value<string>("status") == "success" && item["details"]?.Value<string>("id") is { } id)
+            {
+                var created = item.Value<string>("action") == "insert";
+                results.Add(new CrmRecordResult(record.ProfileId, created ? CrmOutcome.Created : CrmOutcome.Updated, id));
+                written.Add((record, id, created));
+            }
+            else
+            {
+                results.Add(new CrmRecordResult(record.ProfileId, CrmOutcome.Rejected, Code: item.Value<string>("code"), Message: Describe(item)));
+            }
+        }
+
+        return written;
+    }
+
+    /// <summary>
+    /// Sets the Hub-owned tags: per owned tag, one add call for the written records that should carry it and one
+    /// remove call for updated records that should not (a record created just now carries none). Tags outside the
+    /// owned set are never touched. A tag Zoho refuses (edition caps) marks the record rejected with Zoho's words.
+    /// </summary>
+    private async Task TagAsync(ConnectionContext connection, CrmUpsertBatch batch, List<(CrmRecord Record, string Id, bool Created)> written, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
+    {
+        foreach (var tag in batch.OwnedTags.Order(StringComparer.Ordinal))
+        {
+            if (tag.Length > MaxTagLength)
+            {
+                logger.LogWarning("Tag {Tag} is longer than Zoho's {Max} characters and is not set", tag, MaxTagLength);
+                continue;
+            }
+
+            var add = written.Where(w => w.Record.Tags.Contains(tag, StringComparer.Ordinal)).ToList();
+            var remove = written.Where(w => !w.Created && !w.Record.Tags.Contains(tag, StringComparer.Ordinal)).ToList();
+            if (add.Count > 0)
+            {
+                await TagCallAsync(connection, batch, tag, add, adding: true, results, usage, ct).ConfigureAwait(false);
+            }
+
+            if (remove.Count > 0)
+            {
+                await TagCallAsync(connection, batch, tag, remove, adding: false, results, usage, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task TagCallAsync(ConnectionContext connection, CrmUpsertBatch batch, string tag, List<(CrmRecord Record, string Id, bool Created)> targets, bool adding, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
+    {
+        var body = new JObject { ["tags"] = new JArray(new JObject { ["name"] = tag }), ["ids"] = new JArray(targets.Select(t => t.Id)), ["over_write"] = false };
+        using var response = await CallAsync(connection, usage, (domain, auth) => adding ? api.AddTagsAsync(domain, batch.Module, auth, body, ct) : api.RemoveTagsAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
+        var json = response.Content ?? Parse(response.ErrorContent());
+        var byId = targets.ToDictionary(t => t.Id, StringComparer.Ordinal);
+        var items = json?["data"] as JArray;
+        if (items is null)
+        {
+            var code = json?.Value<string>("code") ?? response.Status().ToString(CultureInfo.InvariantCulture);
+            foreach (var t in targets)
+            {
+                Replace(results, t.Record.ProfileId, response.Status() is 429 or >= 500 or 0 ? CrmOutcome.Transient : CrmOutcome.Rejected, t.Id, code, $"Record written; tag '{tag}' not {(adding ? "added" : "removed")}: {json?.Value<string>("message") ?? response.ReasonPhrase}");
+            }
+
+            return;
+        }
+
+        foreach (var item in items.OfType<JObject>())
+        {
+            if (item.Value<string>("status") == "success")
+            {
+                continue;
+            }
+
+            var id = item["details"]?.Value<string>("id");
+            var affected = id is not null && byId.TryGetValue(id, out var one) ? [one] : targets;
+            foreach (var t in affected)
+            {
+                Replace(results, t.Record.ProfileId, CrmOutcome.Rejected, t.Id, item.Value<string>("code"), $"Record written; tag '{tag}' not {(adding ? "added" : "removed")}: {Describe(item)}");
+            }
+        }
+    }
+
+    private static void Replace(List<CrmRecordResult> results, string profileId, CrmOutcome outcome, string id, string? code, string message)
+    {
+        var i = results.FindIndex(r => r.ProfileId == profileId);
+        results[i] = new CrmRecordResult(profileId, outcome, id, code, message);
+    }
+
+    /// <summary>Zoho's message with the details that say what to fix (field, expected type, allowed values, length).</summary>
+    private static string Describe(JObject item)
+    {
+        var message = item.Value<string>("message") ?? item.Value<string>("code") ?? "rejected";
+        return item["details"] is JObject { HasValues: true } details ? $"{message} {details.ToString(Newtonsoft.Json.Formatting.None)}" : message;
+    }
+
+    /// <summary>
+    /// One call within the org's concurrency gate, with a live token: refreshed before it expires, and once more
+    /// after a 401 INVALID_TOKEN. Counts the call and the credits Zoho says remain.
+    /// </summary>
+    private async Task<IApiResponse<JObject>> CallAsync(ConnectionContext connection, Usage usage, Func<string, string, Task<IApiResponse<JObject>>> call, CancellationToken ct)
+    {
+        var domain = ApiDomain(connection);
+        var gate = Gates.GetOrAdd($"{connection.TenantId}/{connection.ConnectionId}", _ => new SemaphoreSlim(Options.Concurrency, Options.Concurrency));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var token = await TokenAsync(connection, force: false, ct).ConfigureAwait(false);
+            var response = await Send(call, domain, token).ConfigureAwait(false);
+            usage.Count(response);
+            if (response.StatusCode == HttpStatusCode.Unauthorized && Code(response) == "INVALID_TOKEN")
+            {
+                response.Dispose();
+                token = await TokenAsync(connection, force: true, ct).ConfigureAwait(false);
+                response = await Send(call, domain, token).ConfigureAwait(false);
+                usage.Count(response);
+            }
+
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                using (response)
+                {
+                    throw Failure(response);
+                }
+            }
+
+            return response;
+        }
+        finally
+        {
+            gate.Release();
+        }
+
+        static async Task<IApiResponse<JObject>> Send(Func<string, string, Task<IApiResponse<JObject>>> call, string domain, string token)
+        {
+            try
+            {
+                return await call(domain, "Zoho-oauthtoken " + token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+            {
+                throw new ConnectorTransientException($"Zoho CRM could not be reached: {ex.Message}", inner: ex);
+            }
+        }
+    }
+
+    private string ApiDomain(ConnectionContext connection)
+    {
+        var domain = connection.Settings.Value<string>("apiDomain");
+        if (!Uri.TryCreate(domain, UriKind.Absolute, out var uri) || !AllowedApiDomain(uri))
+        {
+            throw new ConnectorValidationException($"The Zoho connection's api_domain '{domain}' is not a Zoho API domain; reconnect Zoho CRM.");
+        }
+
+        return domain!.TrimEnd('/');
+    }
+
+    private bool AllowedApiDomain(Uri uri) =>
+        (uri.Scheme == Uri.UriSchemeHttps && Options.ApiDomainSuffixes.Any(s => uri.Host.EndsWith(s.TrimStart('*'), StringComparison.OrdinalIgnoreCase) || ("." + uri.Host).Equals(s, StringComparison.OrdinalIgnoreCase)))
+        || Options.ApiDomainSuffixes.Any(s => uri.ToString().StartsWith(s, StringComparison.OrdinalIgnoreCase));
+
+    private async Task<string> TokenAsync(ConnectionContext connection, bool force, CancellationToken ct)
+    {
+        var secrets = connection.Secrets;
+        if (secrets.Value<string>("accessToken") is { Length: > 0 } token && !force && !ExpiresSoon(secrets))
+        {
+            return token;
+        }
+
+        if (secrets.Value<string>("refreshToken") is null)
+        {
+            throw new ConnectorValidationException("The Zoho CRM connection has no refresh token; connect Zoho CRM again.");
+        }
+
+        // One refresh at a time per connection: a refresh token mints at most ten access tokens per ten minutes.
+        var gate = RefreshLocks.GetOrAdd($"{connection.TenantId}/{connection.ConnectionId}", _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var current = connection.Secrets;
+            if (!force && current.Value<string>("accessToken") is { Length: > 0 } fresh && !ExpiresSoon(current))
+            {
+                return fresh;
+            }
+
+            var server = AccountsServer(connection.Settings.Value<string>("accountsServer") ?? Options.DefaultAccountsServer);
+            var json = await ExchangeAsync(server, new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token",
+                ["client_id"] = Options.ClientId ?? "",
+                ["client_secret"] = Options.ClientSecret ?? "",
+                ["refresh_token"] = current.Value<string>("refreshToken")!,
+            }, ct).ConfigureAwait(false);
+            var renewed = (JObject)current.DeepClone();
+            renewed["accessToken"] = json.Value<string>("access_token");
+            renewed["expiresAt"] = clock.GetUtcNow().AddSeconds(json.Value<long?>("expires_in") ?? 3600).ToString("O", CultureInfo.InvariantCulture);
+            await connection.UpdateSecretsAsync(renewed, ct).ConfigureAwait(false);
+            logger.LogInformation("Refreshed the Zoho access token of connection {Connection}", connection.ConnectionId);
+            return renewed.Value<string>("accessToken")!;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private bool ExpiresSoon(JObject secrets) =>
+        secrets.Value<string>("expiresAt") is not { } at ||
+        !DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) ||
+        expires - clock.GetUtcNow() < Options.RefreshBeforeExpiry;
+
+    public OAuthStart BeginInstall(OAuthBegin request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var clientId = Options.ClientId ?? throw new ConnectorValidationException("The Zoho app has no client id (Hub:Connectors:ZohoCrm:ClientId).");
+        var server = AccountsServer(string.IsNullOrEmpty(request.Account) ? Options.DefaultAccountsServer : request.Account);
+        var url = $"{server}/oauth/v2/auth?scope={Uri.EscapeDataString(Options.Scopes)}&client_id={Uri.EscapeDataString(clientId)}&response_type=code" +
+                  $"&access_type=offline&prompt=consent&redirect_uri={Uri.EscapeDataString(request.RedirectUri.ToString())}&state={Uri.EscapeDataString(request.State)}";
+        return new OAuthStart(new Uri(url), server);
+    }
+
+    public async Task<OAuthGrant> CompleteInstallAsync(OAuthCallback callback, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var q = callback.Query;
+        if (!q.TryGetValue("state", out var state) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(callback.ExpectedState)))
+        {
+            throw new ConnectorValidationException("The Zoho callback's state does not match this install; start again.");
+        }
+
+        if (q.TryGetValue("error", out var error))
+        {
+            throw new ConnectorValidationException($"Zoho did not grant access: {error}.");
+        }
+
+        var code = q.GetValueOrDefault("code") ?? throw new ConnectorValidationException("The Zoho callback has no code.");
+        // The user's org may live in another data centre: exchange the code at the accounts server Zoho names.
+        var server = AccountsServer(q.GetValueOrDefault("accounts-server") ?? Options.DefaultAccountsServer);
+        var json = await ExchangeAsync(server, new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code",
+            ["client_id"] = Options.ClientId ?? "",
+            ["client_secret"] = Options.ClientSecret ?? "",
+            ["redirect_uri"] = callback.RedirectUri.ToString(),
+            ["code"] = code,
+        }, cancellationToken).ConfigureAwait(false);
+        var apiDomain = json.Value<string>("api_domain");
+        if (!Uri.TryCreate(apiDomain, UriKind.Absolute, out var apiUri) || !AllowedApiDomain(apiUri))
+        {
+            throw new ConnectorValidationException($"Zoho answered with an api_domain '{apiDomain}' that is not a Zoho API domain.");
+        }
+
+        if (json.Value<string>("refresh_token") is not { Length: > 0 } refresh)
+        {
+            throw new ConnectorValidationException("Zoho gave no refresh token (access_type=offline was not honoured); connect again.");
+        }
+
+        var secrets = new JObject
+        {
+            ["accessToken"] = json.Value<string>("access_token"),
+            ["refreshToken"] = refresh,
+            ["expiresAt"] = clock.GetUtcNow().AddSeconds(json.Value<long?>("expires_in") ?? 3600).ToString("O", CultureInfo.InvariantCulture),
+        };
+        var settings = new JObject { ["accountsServer"] = server, ["apiDomain"] = apiDomain, ["location"] = q.GetValueOrDefault("location") };
+        return new OAuthGrant(server, secrets, settings);
+    }
+
+    private string AccountsServer(string candidate)
+    {
+        var normalised = candidate.Trim().TrimEnd('/');
+        if (!Options.AccountsServers.Contains(normalised, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ConnectorValidationException($"'{candidate}' is not a Zoho accounts server this Hub accepts.");
+        }
+
+        return normalised;
+    }
+
+    /// <summary>Token calls: Zoho answers errors with HTTP 200 and <c>{"error": …}</c>.</summary>
+    private async Task<JObject> ExchangeAsync(string server, Dictionary<string, string> form, CancellationToken ct)
+    {
+        IApiResponse<JObject> response;
+        try
+        {
+            response = await accounts.TokenAsync(server, form, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+        {
+            throw new ConnectorTransientException($"Zoho Accounts could not be reached: {ex.Message}", inner: ex);
+        }
+
+        using (response)
+        {
+            var json = response.Content ?? Parse(response.ErrorContent());
+            if (json?.Value<string>("error") is { } error)
+            {
+                var description = json.Value<string>("error_description");
+                var message = $"Zoho Accounts refused the token request: {error}{(description is null ? "" : " — " + description)}";
+                // "Access Denied" = too many token requests for this refresh token in ten minutes: it passes.
+                throw error.Equals("Access Denied", StringComparison.OrdinalIgnoreCase)
+                    ? new ConnectorTransientException(message, TimeSpan.FromMinutes(10)) { PlatformCode = error }
+                    : new ConnectorValidationException(message) { PlatformCode = error };
+            }
+
+            if (!response.IsSuccessStatusCode || json?.Value<string>("access_token") is null)
+            {
+                throw response.Status() is 429 or >= 500 or 0
+                    ? new ConnectorTransientException($"Zoho Accounts answered {response.Status()}.")
+                    : new ConnectorValidationException($"Zoho Accounts answered {response.Status()} without a token.");
+            }
+
+            return json;
+        }
+    }
+
+    private static string? Code(IApiResponse<JObject> response) => (response.Content ?? Parse(response.ErrorContent()))?.Value<string>("code");
+
+    private static ConnectorException Failure(IApiResponse response)
+    {
+        var json = (response as IApiResponse<JObject>)?.Content ?? Parse(response.ErrorContent());
+        var code = json?.Value<string>("code");
+        var message = $"Zoho CRM answered {response.Status()}{(code is null ? "" : " " + code)}: {json?.Value<string>("message") ?? response.ReasonPhrase}";
+        return (response.Status(), code) switch
+        {
+            (401, "OAUTH_SCOPE_MISMATCH") => new ConnectorValidationException(message + ". Reconnect Zoho CRM and grant every scope the Hub asks for.") { PlatformCode = code },
+            (401, _) => new ConnectorValidationException(message + ". Reconnect Zoho CRM.") { PlatformCode = code },
+            (403, _) => new ConnectorValidationException(message + ". The connecting user lacks a permission.") { PlatformCode = code },
+            (429 or >= 500 or 0, _) => new ConnectorTransientException(message) { PlatformCode = code },
+            _ => new ConnectorValidationException(message) { PlatformCode = code },
+        };
+    }
+
+    private static JObject? Parse(string? raw)
+    {
+        if (string.IsNullOrEmpty(raw))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JObject.Parse(raw);
+        }
+        catch (Newtonsoft.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed class Usage
+    {
+        public int Calls { get; private set; }
+        public long? Remaining { get; private set; }
+
+        public void Count(IApiResponse response)
+        {
+            Calls++;
+            if (long.TryParse(response.Header("X-API-CREDITS-REMAINING"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var left))
+            {
+                Remaining = left;
+            }
+        }
+    }
+}
