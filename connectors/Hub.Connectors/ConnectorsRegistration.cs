@@ -1,3 +1,4 @@
+using Hub.Connectors.Fxiaoke;
 using Hub.Connectors.HubSpot;
 using Hub.Connectors.Shopify;
 using Hub.Connectors.WooCommerce;
@@ -16,6 +17,7 @@ public static class ConnectorsRegistration
         services.AddWooCommerceConnector(configuration);
         services.AddHubSpotConnector(configuration);
         services.AddZohoCrmConnector(configuration);
+        services.AddFxiaokeConnector(configuration);
         return services;
     }
 }

@@ -85,6 +85,7 @@ public abstract class SandboxServer : IAsyncDisposable
 
             if (fault is not null)
             {
+                entry.Fault = fault.Status;
                 entry.Status = fault.Status;
                 context.Response.StatusCode = fault.Status;
                 if (fault.RetryAfter is { } wait)
@@ -93,6 +94,7 @@ public abstract class SandboxServer : IAsyncDisposable
                 }
 
                 await WriteFaultAsync(context, fault.Status);
+                entry.Status = context.Response.StatusCode; // Fxiaoke answers every fault with HTTP 200
                 return;
             }
 
@@ -194,4 +196,7 @@ public sealed class SandboxRequest(string method, string path, IReadOnlyDictiona
 
     /// <summary>The Range header, when the client asked for part of a resource.</summary>
     public string? Range { get; init; }
+
+    /// <summary>The fault injected into this request (<see cref="SandboxServer.FailNext"/>), if any.</summary>
+    public int? Fault { get; internal set; }
 }
