@@ -28,6 +28,29 @@ public interface ICrmConnector
     Task<CrmUpsertResult> UpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A CRM with an asynchronous bulk load for a large initial push (Zoho Bulk Write: a CSV of up to 25,000 records per
+/// job). Two calls, so no invocation waits on the CRM: start the job, then ask until it is done.
+/// </summary>
+public interface ICrmBulkLoader
+{
+    /// <summary>Records one job takes.</summary>
+    int MaxBulkRecords { get; }
+
+    /// <summary>Uploads the records and starts the job; returns its id.</summary>
+    Task<string> StartBulkUpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The job's state; once done, one result per record read back from the CRM's result file, and the owned tags
+    /// applied to the written records.
+    /// </summary>
+    Task<CrmBulkStatus> GetBulkUpsertAsync(ConnectionContext connection, string jobId, IReadOnlyCollection<string> ownedTags, CancellationToken cancellationToken);
+}
+
+/// <param name="State">The CRM's word for the job's state (<c>ADDED</c>, <c>IN PROGRESS</c>, <c>COMPLETED</c>).</param>
+/// <param name="Done">True when <see cref="Records"/> holds the final results.</param>
+public sealed record CrmBulkStatus(string JobId, string State, bool Done, IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
+
 /// <summary>The outcome of a push: one result per record, and what it cost.</summary>
 public sealed record CrmUpsertResult(IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
 

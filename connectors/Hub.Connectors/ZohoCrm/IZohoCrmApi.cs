@@ -27,6 +27,22 @@ public interface IZohoCrmApi
     [Get("/crm/v8/settings/fields")]
     Task<IApiResponse<JObject>> FieldsAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, [AliasAs("module")] string module, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <c>POST https://content.zohoapis.{dc}/crm/v8/upload</c> (multipart <c>file</c>, headers <c>feature: bulk-write</c> and
+    /// <c>X-CRM-ORG</c>). https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/upload-file.html
+    /// </summary>
+    [Multipart]
+    [Post("/crm/v8/upload")]
+    Task<IApiResponse<JObject>> UploadAsync([Property(PerRequestBaseAddressHandler.Key)] string uploadHost, [Header("Authorization")] string authorization, [Header("feature")] string feature, [Header("X-CRM-ORG")] string org, [AliasAs("file")] ByteArrayPart file, CancellationToken cancellationToken);
+
+    /// <summary><c>POST /crm/bulk/v8/write</c>: a job over an uploaded file. https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/create-job.html</summary>
+    [Post("/crm/bulk/v8/write")]
+    Task<IApiResponse<JObject>> CreateBulkWriteAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /crm/bulk/v8/write/{jobId}</c>: ADDED → IN PROGRESS → COMPLETED/FAILED, then <c>result.download_url</c>.</summary>
+    [Get("/crm/bulk/v8/write/{jobId}")]
+    Task<IApiResponse<JObject>> GetBulkWriteAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, string jobId, CancellationToken cancellationToken);
+
     /// <summary><c>GET /crm/v8/org</c>: the cheapest authenticated read.</summary>
     [Get("/crm/v8/org")]
     Task<IApiResponse<JObject>> OrgAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, [Header("Authorization")] string authorization, CancellationToken cancellationToken);

@@ -24,8 +24,11 @@ public sealed class ZohoCrmConnector(
     IZohoAccountsApi accounts,
     IOptions<ZohoCrmOptions> options,
     TimeProvider clock,
-    ILogger<ZohoCrmConnector> logger) : ICrmConnector, IOAuthInstaller
+    IHttpClientFactory httpClients,
+    ILogger<ZohoCrmConnector> logger) : ICrmConnector, ICrmBulkLoader, IOAuthInstaller
 {
+    public const string BulkDownloadClient = "zoho-bulk";
+
     public const string Id = "zoho-crm";
     public const int MaxRecords = 100;
     public const int MaxTagLength = 25;
@@ -169,6 +172,16 @@ public sealed class ZohoCrmConnector(
 
     private async Task TagCallAsync(ConnectionContext connection, CrmUpsertBatch batch, string tag, List<(CrmRecord Record, string Id, bool Created)> targets, bool adding, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
     {
+        if (targets.Count > MaxRecords)
+        {
+            foreach (var part in targets.Chunk(MaxRecords))
+            {
+                await TagCallAsync(connection, batch, tag, [.. part], adding, results, usage, ct).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         var body = new JObject { ["tags"] = new JArray(new JObject { ["name"] = tag }), ["ids"] = new JArray(targets.Select(t => t.Id)), ["over_write"] = false };
         using var response = await CallAsync(connection, usage, (domain, auth) => adding ? api.AddTagsAsync(domain, batch.Module, auth, body, ct) : api.RemoveTagsAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
         var json = response.Content ?? Parse(response.ErrorContent());
@@ -200,6 +213,120 @@ public sealed class ZohoCrmConnector(
             }
         }
     }
+
+    public int MaxBulkRecords => ZohoCrmBulkWrite.MaxRows;
+
+    /// <summary>
+    /// Bulk Write for a large initial load: the records as one zipped CSV uploaded to the org's content host, then an
+    /// upsert job matched on the match field. Empty cells are ignored (<c>ignore_empty</c>), so a bulk load never
+    /// clears a field; later pushes go through the regular upsert.
+    /// </summary>
+    public async Task<string> StartBulkUpsertAsync(ConnectionContext connection, CrmUpsertBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Records.Count is 0 or > ZohoCrmBulkWrite.MaxRows)
+        {
+            throw new ConnectorValidationException($"A Zoho Bulk Write job takes 1 to {ZohoCrmBulkWrite.MaxRows} records, not {batch.Records.Count}.");
+        }
+
+        var usage = new Usage();
+        string org;
+        using (var orgResponse = await CallAsync(connection, usage, (domain, auth) => api.OrgAsync(domain, auth, cancellationToken), cancellationToken).ConfigureAwait(false))
+        {
+            org = orgResponse.Content?["org"]?[0]?.Value<string>("zgid") ?? throw Failure(orgResponse);
+        }
+
+        var (zip, mappings) = ZohoCrmBulkWrite.Build(batch);
+        string fileId;
+        using (var upload = await CallAsync(connection, usage, (domain, auth) => api.UploadAsync(UploadHost(domain), auth, "bulk-write", org, new Refit.ByteArrayPart(zip, "contacts.zip", "application/zip"), cancellationToken), cancellationToken).ConfigureAwait(false))
+        {
+            fileId = (upload.Content ?? Parse(upload.ErrorContent()))?["details"]?.Value<string>("file_id") ?? throw Failure(upload);
+        }
+
+        var job = new JObject
+        {
+            ["operation"] = "upsert",
+            ["ignore_empty"] = true,
+            ["resource"] = new JArray(new JObject
+            {
+                ["type"] = "data",
+                ["module"] = new JObject { ["api_name"] = batch.Module },
+                ["file_id"] = fileId,
+                ["find_by"] = batch.MatchField,
+                ["field_mappings"] = mappings,
+            }),
+        };
+        using var created = await CallAsync(connection, usage, (domain, auth) => api.CreateBulkWriteAsync(domain, auth, job, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var id = (created.Content ?? Parse(created.ErrorContent()))?["details"]?.Value<string>("id");
+        if (!created.IsSuccessStatusCode || id is null)
+        {
+            throw Failure(created);
+        }
+
+        logger.LogInformation("Started Zoho Bulk Write job {Job} with {Count} records", id, batch.Records.Count);
+        return id;
+    }
+
+    public async Task<CrmBulkStatus> GetBulkUpsertAsync(ConnectionContext connection, string jobId, IReadOnlyCollection<string> ownedTags, CancellationToken cancellationToken)
+    {
+        var usage = new Usage();
+        using var response = await CallAsync(connection, usage, (domain, auth) => api.GetBulkWriteAsync(domain, auth, jobId, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode || response.Content is null)
+        {
+            throw Failure(response);
+        }
+
+        var state = response.Content.Value<string>("status") ?? "UNKNOWN";
+        if (state == "FAILED")
+        {
+            throw new ConnectorValidationException($"Zoho's Bulk Write job {jobId} failed: {response.Content["result"]?.ToString(Newtonsoft.Json.Formatting.None) ?? "no reason given"}.");
+        }
+
+        if (state != "COMPLETED" || response.Content["result"]?.Value<string>("download_url") is not { } url)
+        {
+            return new CrmBulkStatus(jobId, state, false, [], new CrmUsage(usage.Calls, usage.Calls, usage.Remaining));
+        }
+
+        var rows = ZohoCrmBulkWrite.ReadResult(await DownloadAsync(connection, url, cancellationToken).ConfigureAwait(false));
+        var results = rows.Select(r => r.Result).ToList();
+        var written = rows.Where(r => r.Result.Succeeded)
+            .Select(r => (new CrmRecord(r.Result.ProfileId, "", [], r.Tags), r.Result.CrmId!, r.Result.Outcome == CrmOutcome.Created))
+            .ToList();
+        await TagAsync(connection, new CrmUpsertBatch("Contacts", "Email", [], ownedTags), written, results, usage, cancellationToken).ConfigureAwait(false);
+        return new CrmBulkStatus(jobId, state, true, results, new CrmUsage(usage.Calls + 1, usage.Calls + 1, usage.Remaining));
+    }
+
+    private async Task<byte[]> DownloadAsync(ConnectionContext connection, string url, CancellationToken ct)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !AllowedApiDomain(uri) && !uri.Host.StartsWith("download", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ConnectorValidationException($"Zoho's result URL '{url}' is not a Zoho host.");
+        }
+
+        var token = await TokenAsync(connection, force: false, ct).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.TryAddWithoutValidation("Authorization", "Zoho-oauthtoken " + token);
+        try
+        {
+            using var response = await httpClients.CreateClient(BulkDownloadClient).SendAsync(request, ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ConnectorTransientException($"Zoho's bulk result answered {(int)response.StatusCode}.");
+            }
+
+            return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+        {
+            throw new ConnectorTransientException($"Zoho's bulk result could not be downloaded: {ex.Message}", inner: ex);
+        }
+    }
+
+    /// <summary>Uploads go to the data centre's content host (<c>content.zohoapis.eu</c> for <c>www.zohoapis.eu</c>).</summary>
+    private static string UploadHost(string apiDomain) =>
+        Uri.TryCreate(apiDomain, UriKind.Absolute, out var uri) && uri.Host.StartsWith("www.zohoapis.", StringComparison.OrdinalIgnoreCase)
+            ? $"{uri.Scheme}://content.{uri.Host[4..]}"
+            : apiDomain;
 
     private static void Replace(List<CrmRecordResult> results, string profileId, CrmOutcome outcome, string id, string? code, string message)
     {

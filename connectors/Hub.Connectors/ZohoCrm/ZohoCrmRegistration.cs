@@ -17,6 +17,7 @@ public static class ZohoCrmRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.AddConnectorClient<IZohoCrmApi>(http, retryUnsafeMethods: true);
         services.AddConnectorClient<IZohoAccountsApi>(http, retryUnsafeMethods: false);
+        services.AddConnectorDownloadClient(ZohoCrmConnector.BulkDownloadClient, http);
         services.AddCrmConnector<ZohoCrmConnector>(ZohoCrmConnector.Id);
         return services;
     }

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using CsvHelper;
 using Hub.Sandbox.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -27,9 +30,16 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
     private readonly ConcurrentDictionary<string, string> _refreshTokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _mints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Dc, DateTimeOffset Expires)> _codes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, BulkJob> _jobs = new(StringComparer.Ordinal);
     private long _nextId = 4150868000000376000;
     private int _inFlight;
     private long _creditsUsed;
+
+    public const string OrgId = "20000000001";
+
+    /// <summary>How long a Bulk Write job runs before it completes.</summary>
+    public TimeSpan BulkDuration { get; set; } = TimeSpan.FromMilliseconds(300);
 
     public string ClientId { get; set; } = "1000.SANDBOXZOHO";
     public string ClientSecret { get; set; } = "sandbox-zoho-secret";
@@ -102,7 +112,11 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/add_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: true)));
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/remove_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: false)));
         app.MapGet("/api/{dc}/crm/v8/settings/fields", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["fields"] = new JArray(Fields.Values) })));
-        app.MapGet("/api/{dc}/crm/v8/org", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["org"] = new JArray(new JObject { ["id"] = "20000000001", ["company_name"] = "Sandbox Org" }) })));
+        app.MapGet("/api/{dc}/crm/v8/org", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["org"] = new JArray(new JObject { ["id"] = OrgId, ["zgid"] = OrgId, ["company_name"] = "Sandbox Org" }) })));
+        app.MapPost("/api/{dc}/crm/v8/upload", (HttpContext c, string dc) => Guarded(c, dc, UploadAsync));
+        app.MapPost("/api/{dc}/crm/bulk/v8/write", (HttpContext c, string dc) => Guarded(c, dc, ctx => CreateJobAsync(ctx, dc)));
+        app.MapGet("/api/{dc}/crm/bulk/v8/write/{id}", (HttpContext c, string dc, string id) => Guarded(c, dc, ctx => JobAsync(ctx, dc, id)));
+        app.MapGet("/api/{dc}/crm/bulk/v8/write/{id}/result", (HttpContext c, string dc, string id) => Guarded(c, dc, ctx => ResultAsync(ctx, id)));
     }
 
     protected override Task WriteFaultAsync(HttpContext context, int status) => status == 429
@@ -395,6 +409,213 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
 
         var failed = items.Count(x => x.Value<string>("status") == "error");
         await Write(context, failed == 0 ? 200 : failed == items.Count ? 400 : 207, new JObject { ["data"] = items, ["success_count"] = (items.Count - failed).ToString(CultureInfo.InvariantCulture), ["locked_count"] = "0" });
+    }
+
+    // ---- Bulk Write ----
+
+    private async Task UploadAsync(HttpContext context)
+    {
+        if (context.Request.Headers["feature"] != "bulk-write")
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_REQUEST", ["message"] = "the feature header must be bulk-write", ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        if (context.Request.Headers["X-CRM-ORG"] != OrgId)
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_ORG", ["message"] = "X-CRM-ORG is not this org's zgid", ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (form.Files["file"] is not { } file)
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_FILE_FORMAT", ["message"] = "no file", ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        using var buffer = new MemoryStream();
+        await file.CopyToAsync(buffer, context.RequestAborted);
+        var id = (++_nextId).ToString(CultureInfo.InvariantCulture);
+        _files[id] = buffer.ToArray();
+        await Write(context, 200, new JObject { ["status"] = "success", ["code"] = "FILE_UPLOAD_SUCCESS", ["message"] = "file uploaded.", ["details"] = new JObject { ["file_id"] = id } });
+    }
+
+    private async Task CreateJobAsync(HttpContext context, string dc)
+    {
+        var body = await BodyAsync(context);
+        var resource = (body?["resource"] as JArray)?.FirstOrDefault() as JObject;
+        var fileId = resource?.Value<string>("file_id");
+        if (resource is null || fileId is null || !_files.TryGetValue(fileId, out var zip))
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_DATA", ["message"] = "invalid file_id", ["status"] = "error", ["details"] = new JObject { ["api_name"] = "file_id" } });
+            return;
+        }
+
+        List<string[]> rows;
+        try
+        {
+            using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
+            using var reader = new StreamReader(archive.Entries.Single().Open(), Encoding.UTF8);
+            using var csv = new CsvParser(reader, CultureInfo.InvariantCulture);
+            rows = [];
+            while (csv.Read())
+            {
+                rows.Add(csv.Record!);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException or CsvHelperException)
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_FILE_FORMAT", ["message"] = "the file is not a zip with one CSV: " + ex.Message, ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        if (rows.Count - 1 > 25_000)
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_DATA", ["message"] = "the file has more than 25000 records", ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        var mappings = (resource["field_mappings"] as JArray ?? []).Select(m => (Api: m.Value<string>("api_name")!, Index: m.Value<int>("index"))).ToList();
+        var id = (++_nextId).ToString(CultureInfo.InvariantCulture);
+        _jobs[id] = new BulkJob(id, dc, rows, mappings, resource.Value<string>("find_by") ?? "Email", body!.Value<bool?>("ignore_empty") == true, Clock.GetUtcNow());
+        await Write(context, 201, new JObject { ["status"] = "success", ["code"] = "ADDED_SUCCESSFULLY", ["message"] = "Added successfully.", ["details"] = new JObject { ["id"] = id } });
+    }
+
+    private async Task JobAsync(HttpContext context, string dc, string id)
+    {
+        if (!_jobs.TryGetValue(id, out var job))
+        {
+            await Write(context, 400, new JObject { ["code"] = "INVALID_DATA", ["message"] = "invalid job id", ["status"] = "error", ["details"] = new JObject() });
+            return;
+        }
+
+        var elapsed = Clock.GetUtcNow() - job.Created;
+        var state = elapsed < TimeSpan.FromMilliseconds(50) ? "ADDED" : elapsed < BulkDuration ? "IN PROGRESS" : "COMPLETED";
+        var answer = new JObject { ["id"] = id, ["operation"] = "upsert", ["status"] = state };
+        if (state == "COMPLETED")
+        {
+            var counts = Run(job);
+            answer["resource"] = new JArray(new JObject { ["status"] = "COMPLETED", ["type"] = "data", ["module"] = new JObject { ["api_name"] = "Contacts" }, ["file"] = counts });
+            answer["result"] = new JObject { ["download_url"] = $"{ApiDomain(dc)}/crm/bulk/v8/write/{id}/result" };
+        }
+
+        await Write(context, 200, answer);
+    }
+
+    private async Task ResultAsync(HttpContext context, string id)
+    {
+        if (!_jobs.TryGetValue(id, out var job) || job.Result is null)
+        {
+            context.Response.StatusCode = 404;
+            return;
+        }
+
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/zip";
+        await context.Response.Body.WriteAsync(job.Result, context.RequestAborted);
+    }
+
+    /// <summary>Runs the job once: each row is upserted as a record would be, and the result file is written.</summary>
+    private JObject Run(BulkJob job)
+    {
+        lock (_gate)
+        {
+            if (job.Result is null)
+            {
+                var header = job.Rows[0];
+                using var text = new StringWriter(CultureInfo.InvariantCulture);
+                using (var csv = new CsvWriter(text, CultureInfo.InvariantCulture))
+                {
+                    foreach (var h in header.Append("STATUS").Append("RECORD_ID").Append("ERRORS"))
+                    {
+                        csv.WriteField(h);
+                    }
+
+                    csv.NextRecord();
+                    for (var i = 1; i < job.Rows.Count; i++)
+                    {
+                        var row = job.Rows[i];
+                        var record = new JObject();
+                        foreach (var (api, index) in job.Mappings)
+                        {
+                            var value = index < row.Length ? row[index] : "";
+                            if (value.Length > 0 || !job.IgnoreEmpty)
+                            {
+                                record[api] = value;
+                            }
+                        }
+
+                        var key = record.Value<string>(job.FindBy);
+                        var existing = key is null ? null : _contacts.Values.FirstOrDefault(c => string.Equals(c.Value<string>(job.FindBy), key, StringComparison.OrdinalIgnoreCase));
+                        var error = Validate(record, i - 1, existing);
+                        string status, recordId = "", errors = "";
+                        if (error is not null)
+                        {
+                            status = "SKIPPED";
+                            errors = $"{error.Value<string>("code")} {error["details"]?.Value<string>("api_name")}".Trim();
+                            job.Skipped++;
+                        }
+                        else
+                        {
+                            var target = existing ?? new JObject { ["id"] = (++_nextId).ToString(CultureInfo.InvariantCulture) };
+                            foreach (var (name, value) in record)
+                            {
+                                target[name] = value;
+                            }
+
+                            recordId = target.Value<string>("id")!;
+                            _contacts[recordId] = target;
+                            status = existing is null ? "ADDED" : "UPDATED";
+                            if (existing is null)
+                            {
+                                job.Added++;
+                            }
+                            else
+                            {
+                                job.Updated++;
+                            }
+                        }
+
+                        foreach (var field in row)
+                        {
+                            csv.WriteField(field);
+                        }
+
+                        csv.WriteField(status);
+                        csv.WriteField(recordId);
+                        csv.WriteField(errors);
+                        csv.NextRecord();
+                    }
+                }
+
+                using var zip = new MemoryStream();
+                using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+                {
+                    using var stream = archive.CreateEntry($"{job.Id}.csv").Open();
+                    stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+                }
+
+                job.Result = zip.ToArray();
+            }
+
+            return new JObject { ["added_count"] = job.Added, ["skipped_count"] = job.Skipped, ["updated_count"] = job.Updated, ["total_count"] = job.Rows.Count - 1 };
+        }
+    }
+
+    private sealed class BulkJob(string id, string dc, List<string[]> rows, List<(string Api, int Index)> mappings, string findBy, bool ignoreEmpty, DateTimeOffset created)
+    {
+        public string Id { get; } = id;
+        public string Dc { get; } = dc;
+        public List<string[]> Rows { get; } = rows;
+        public List<(string Api, int Index)> Mappings { get; } = mappings;
+        public string FindBy { get; } = findBy;
+        public bool IgnoreEmpty { get; } = ignoreEmpty;
+        public DateTimeOffset Created { get; } = created;
+        public byte[]? Result { get; set; }
+        public int Added { get; set; }
+        public int Updated { get; set; }
+        public int Skipped { get; set; }
     }
 
     private static async Task<JObject?> BodyAsync(HttpContext context)
