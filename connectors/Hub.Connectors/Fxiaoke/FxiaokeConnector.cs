@@ -203,10 +203,15 @@ public sealed class FxiaokeConnector(
         }
     }
 
-    private static JObject Data(CrmUpsertBatch batch, CrmRecord record)
+    private JObject Data(CrmUpsertBatch batch, CrmRecord record)
     {
         var data = (JObject)record.Payload.DeepClone();
         data[batch.MatchField] = record.MatchValue;
+        if (!string.IsNullOrEmpty(Options.TagsField) && batch.OwnedTags.Count > 0)
+        {
+            data[Options.TagsField] = new JArray(record.Tags.Where(batch.OwnedTags.Contains).Order(StringComparer.Ordinal));
+        }
+
         return data;
     }
 

@@ -16,6 +16,12 @@ public sealed class FxiaokeOptions
     /// <summary>Refresh the corpAccessToken this long before it expires (the official demo: 3 minutes).</summary>
     public TimeSpan RefreshBeforeExpiry { get; set; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>
+    /// The multi-select custom field that carries the Hub's tags (Fxiaoke has no public tag API). The Hub owns the
+    /// field whole; empty to write no tags.
+    /// </summary>
+    public string TagsField { get; set; } = "hub_tags__c";
+
     /// <summary>How long one push waits out "too frequent" answers (14001/30004) before leaving records pending.</summary>
     public TimeSpan BusyWaitBudget { get; set; } = TimeSpan.FromSeconds(30);
 }

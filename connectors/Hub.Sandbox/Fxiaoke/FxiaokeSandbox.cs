@@ -373,6 +373,15 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
                 return $"field {name}: option {value} does not exist";
             }
 
+            if (type == "select_many")
+            {
+                var options = (field["options"] as JArray ?? []).Select(o => o.Value<string>("value")).ToHashSet(StringComparer.Ordinal);
+                if (value is not JArray chosen || chosen.Any(v => !options.Contains(v.ToString())))
+                {
+                    return $"field {name}: every value must be one of its options";
+                }
+            }
+
             if (type == "email" && !value.ToString().Contains('@', StringComparison.Ordinal))
             {
                 return $"field {name}: {value} is not an email address";
@@ -406,6 +415,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         Add("total_spent__c", "累计消费", "currency");
         Add("order_count__c", "订单数", "number");
         Add("last_order_date__c", "最近下单", "date");
+        Add("hub_tags__c", "Hub 标签", "select_many", false, "vip", "repeat_buyer", "churn_risk", "high_value");
         return fields;
     }
 

@@ -30,6 +30,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
     private readonly ConcurrentDictionary<string, string> _refreshTokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _mints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Dc, DateTimeOffset Expires)> _codes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _writtenAt = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, BulkJob> _jobs = new(StringComparer.Ordinal);
     private long _nextId = 4150868000000376000;
@@ -37,6 +38,9 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
     private long _creditsUsed;
 
     public const string OrgId = "20000000001";
+
+    /// <summary>How long a written record stays invisible to search (Zoho indexes asynchronously).</summary>
+    public TimeSpan SearchLag { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a Bulk Write job runs before it completes.</summary>
     public TimeSpan BulkDuration { get; set; } = TimeSpan.FromMilliseconds(300);
@@ -113,6 +117,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/remove_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: false)));
         app.MapGet("/api/{dc}/crm/v8/settings/fields", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["fields"] = new JArray(Fields.Values) })));
         app.MapGet("/api/{dc}/crm/v8/org", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["org"] = new JArray(new JObject { ["id"] = OrgId, ["zgid"] = OrgId, ["company_name"] = "Sandbox Org" }) })));
+        app.MapGet("/api/{dc}/crm/v8/Contacts/search", (HttpContext c, string dc) => Guarded(c, dc, SearchAsync));
         app.MapPost("/api/{dc}/crm/v8/upload", (HttpContext c, string dc) => Guarded(c, dc, UploadAsync));
         app.MapPost("/api/{dc}/crm/bulk/v8/write", (HttpContext c, string dc) => Guarded(c, dc, ctx => CreateJobAsync(ctx, dc)));
         app.MapGet("/api/{dc}/crm/bulk/v8/write/{id}", (HttpContext c, string dc, string id) => Guarded(c, dc, ctx => JobAsync(ctx, dc, id)));
@@ -278,6 +283,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
 
                 target["Modified_Time"] = now;
                 _contacts[id] = target;
+                _writtenAt[id] = Clock.GetUtcNow();
                 items.Add(new JObject
                 {
                     ["code"] = "SUCCESS",
@@ -409,6 +415,74 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
 
         var failed = items.Count(x => x.Value<string>("status") == "error");
         await Write(context, failed == 0 ? 200 : failed == items.Count ? 400 : 207, new JObject { ["data"] = items, ["success_count"] = (items.Count - failed).ToString(CultureInfo.InvariantCulture), ["locked_count"] = "0" });
+    }
+
+    // ---- Search ----
+
+    /// <summary>
+    /// <c>GET /Contacts/search</c> as Zoho runs it: one parameter by priority (criteria &gt; email &gt; phone &gt; word);
+    /// <c>equals</c> on text behaves like contains; a record written less than <see cref="SearchLag"/> ago is not found
+    /// yet; no match is 204 with an empty body; more than 2000 matches is LIMIT_REACHED.
+    /// </summary>
+    private async Task SearchAsync(HttpContext context)
+    {
+        var q = context.Request.Query;
+        (string Field, string Value)? term = null;
+        if (q["criteria"].ToString() is { Length: > 0 } criteria)
+        {
+            var parts = criteria.Trim('(', ')').Split(':', 3);
+            if (parts.Length != 3)
+            {
+                await Write(context, 400, new JObject { ["code"] = "INVALID_QUERY", ["details"] = new JObject { ["reason"] = "criteria must be (field:operator:value)" }, ["message"] = "Invalid query formed", ["status"] = "error" });
+                return;
+            }
+
+            term = (parts[0], parts[2]);
+        }
+        else if (q["email"].ToString() is { Length: > 0 } email)
+        {
+            term = ("Email", email);
+        }
+        else if (q["phone"].ToString() is { Length: >= 3 } phone)
+        {
+            term = ("Mobile", phone);
+        }
+        else if (q["word"].ToString() is { Length: >= 2 } word)
+        {
+            term = ("*", word);
+        }
+
+        if (term is not { } t)
+        {
+            await Write(context, 400, new JObject { ["code"] = "REQUIRED_PARAM_MISSING", ["details"] = new JObject { ["param"] = "criteria|email|phone|word" }, ["message"] = "One of the expected parameter is missing", ["status"] = "error" });
+            return;
+        }
+
+        var visibleBefore = Clock.GetUtcNow() - SearchLag;
+        List<JObject> found;
+        lock (_gate)
+        {
+            found = [.. _contacts.Values
+                .Where(c => !_writtenAt.TryGetValue(c.Value<string>("id")!, out var written) || written <= visibleBefore)
+                .Where(c => t.Field == "*"
+                    ? c.Properties().Any(p => p.Value.Type == JTokenType.String && p.Value.ToString().Contains(t.Value, StringComparison.OrdinalIgnoreCase))
+                    : c.Value<string>(t.Field)?.Contains(t.Value, StringComparison.OrdinalIgnoreCase) == true)
+                .Select(c => (JObject)c.DeepClone())];
+        }
+
+        if (found.Count == 0)
+        {
+            context.Response.StatusCode = 204;
+            return;
+        }
+
+        if (found.Count > 2000)
+        {
+            await Write(context, 400, new JObject { ["code"] = "LIMIT_REACHED", ["details"] = new JObject { ["limit"] = 2000 }, ["message"] = "search results exceed 2000", ["status"] = "error" });
+            return;
+        }
+
+        await Write(context, 200, new JObject { ["data"] = new JArray(found.Take(200)), ["info"] = new JObject { ["per_page"] = 200, ["count"] = Math.Min(200, found.Count), ["page"] = 1, ["more_records"] = found.Count > 200 } });
     }
 
     // ---- Bulk Write ----
@@ -566,6 +640,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
 
                             recordId = target.Value<string>("id")!;
                             _contacts[recordId] = target;
+                            _writtenAt[recordId] = Clock.GetUtcNow();
                             status = existing is null ? "ADDED" : "UPDATED";
                             if (existing is null)
                             {

@@ -172,6 +172,18 @@ public sealed class FxiaokeConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tags_GoToTheHubsOwnMultiSelectField_OnlyOwnedOnes()
+    {
+        var connection = FxiaokeFixture.Connection(_sandbox);
+        var record = new CrmRecord("p1", "p1", new JObject { ["name"] = "客户1" }, ["vip", "not-owned"]);
+
+        await _connector.UpsertAsync(connection, new CrmUpsertBatch("ContactObj", "hub_profile_id__c", [record], ["vip", "churn_risk"]), CancellationToken.None);
+        await _connector.UpsertAsync(connection, new CrmUpsertBatch("ContactObj", "hub_profile_id__c", [record with { Tags = ["churn_risk"] }], ["vip", "churn_risk"]), CancellationToken.None);
+
+        Assert.Equal(["churn_risk"], Assert.Single(_sandbox.Records)["hub_tags__c"]!.Select(t => t.ToString()));
+    }
+
+    [Fact]
     public async Task Describe_ReadsSelectOptionsAndCustomFields()
     {
         var fields = await _connector.DescribeAsync(FxiaokeFixture.Connection(_sandbox), "ContactObj", CancellationToken.None);
