@@ -276,7 +276,7 @@ public sealed class FxiaokeConnector(
         {
             response = await call(host, body).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException or TaskCanceledException)
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex) || ex is TaskCanceledException)
         {
             throw new ConnectorTransientException($"Fxiaoke could not be reached: {ex.Message}", inner: ex);
         }
@@ -344,10 +344,7 @@ public sealed class FxiaokeConnector(
     }
 
     private bool Valid(JObject secrets) =>
-        secrets.Value<string>("corpAccessToken") is { Length: > 0 } &&
-        secrets.Value<string>("corpAccessTokenExpiresAt") is { } at &&
-        DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) &&
-        expires - clock.GetUtcNow() > Options.RefreshBeforeExpiry;
+        secrets.Value<string>("corpAccessToken") is { Length: > 0 } && !ConnectorHttp.ExpiresWithin(secrets, "corpAccessTokenExpiresAt", clock, Options.RefreshBeforeExpiry);
 
     private string Host(ConnectionContext connection)
     {

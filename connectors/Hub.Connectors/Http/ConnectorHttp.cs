@@ -114,6 +114,39 @@ public static class ConnectorHttp
         return ParseRetryAfter(response.Header("Retry-After"), cap);
     }
 
+    /// <summary>The answer's JSON object, from a success or from a failure's body; null when there is none.</summary>
+    public static Newtonsoft.Json.Linq.JObject? Json(this IApiResponse<Newtonsoft.Json.Linq.JObject> response) =>
+        response?.Content ?? ParseOrNull(response?.ErrorContent());
+
+    /// <summary>A JSON object from text, or null when the text is empty or not a JSON object (an HTML error page).</summary>
+    public static Newtonsoft.Json.Linq.JObject? ParseOrNull(string? raw)
+    {
+        if (string.IsNullOrEmpty(raw))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var reader = new Newtonsoft.Json.JsonTextReader(new StringReader(raw)) { DateParseHandling = Newtonsoft.Json.DateParseHandling.None };
+            return Newtonsoft.Json.Linq.JToken.ReadFrom(reader) as Newtonsoft.Json.Linq.JObject;
+        }
+        catch (Newtonsoft.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Failures of the transport or the resilience pipeline itself: the platform was not reached (or did not answer).</summary>
+    public static bool IsTransport(Exception exception) =>
+        exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException;
+
+    /// <summary>True when the secret's timestamp at <paramref name="key"/> is missing, unreadable, or within <paramref name="margin"/> of now.</summary>
+    public static bool ExpiresWithin(Newtonsoft.Json.Linq.JObject secrets, string key, TimeProvider clock, TimeSpan margin) =>
+        secrets?.Value<string>(key) is not { } at ||
+        !DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) ||
+        expires - clock.GetUtcNow() < margin;
+
     /// <summary>The body of a failed response, as text.</summary>
     public static string? ErrorContent(this IApiResponse response) => (response?.Error as ApiException)?.Content;
 

@@ -115,7 +115,7 @@ public sealed class HubSpotConnector(
             usage.DailyRemaining = left;
         }
 
-        var json = response.Content ?? Parse(response.ErrorContent());
+        var json = response.Json();
         var status = response.Status();
         if (status == 400 && chunk.Count > 1)
         {
@@ -224,7 +224,7 @@ public sealed class HubSpotConnector(
             {
                 return await call(authorization).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
             {
                 throw new ConnectorTransientException($"HubSpot could not be reached: {ex.Message}", inner: ex);
             }
@@ -270,10 +270,9 @@ public sealed class HubSpotConnector(
         }
     }
 
+    // A token without an expiry (a custom app's or private app's token) never expires.
     private bool ExpiresSoon(JObject secrets) =>
-        secrets.Value<string>("expiresAt") is { } at &&
-        DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) &&
-        expires - clock.GetUtcNow() < Options.RefreshBeforeExpiry;
+        secrets.Value<string>("expiresAt") is not null && ConnectorHttp.ExpiresWithin(secrets, "expiresAt", clock, Options.RefreshBeforeExpiry);
 
     public OAuthStart BeginInstall(OAuthBegin request)
     {
@@ -317,14 +316,14 @@ public sealed class HubSpotConnector(
         {
             response = await oauth.TokenAsync(Options.ApiBaseUrl, form, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
         {
             throw new ConnectorTransientException($"HubSpot's token endpoint could not be reached: {ex.Message}", inner: ex);
         }
 
         using (response)
         {
-            var json = response.Content ?? Parse(response.ErrorContent());
+            var json = response.Json();
             if (!response.IsSuccessStatusCode || json?.Value<string>("access_token") is not { } access)
             {
                 var message = $"HubSpot refused the token request ({response.Status()}): {json?.Value<string>("message") ?? json?.Value<string>("status") ?? "no reason given"}";
@@ -348,7 +347,7 @@ public sealed class HubSpotConnector(
 
     private static ConnectorException Failure(IApiResponse response)
     {
-        var json = (response as IApiResponse<JObject>)?.Content ?? Parse(response.ErrorContent());
+        var json = (response as IApiResponse<JObject>)?.Json() ?? ConnectorHttp.ParseOrNull(response.ErrorContent());
         var category = json?.Value<string>("category");
         var message = $"HubSpot answered {response.Status()}{(category is null ? "" : " " + category)}: {json?.Value<string>("message") ?? response.ReasonPhrase}";
         return response.Status() switch
@@ -360,20 +359,4 @@ public sealed class HubSpotConnector(
         };
     }
 
-    private static JObject? Parse(string? raw)
-    {
-        if (string.IsNullOrEmpty(raw))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JObject.Parse(raw);
-        }
-        catch (Newtonsoft.Json.JsonException)
-        {
-            return null;
-        }
-    }
 }

@@ -143,7 +143,7 @@ public sealed partial class ShopifyAuth(IShopifyOAuthApi api, IOptions<ShopifyOp
         {
             response = await api.PostAccessTokenAsync(AdminBase(shop), body, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or Refit.ApiException)
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
         {
             throw new ConnectorTransientException($"Shopify's token endpoint could not be reached: {ex.Message}", inner: ex);
         }
@@ -153,7 +153,7 @@ public sealed partial class ShopifyAuth(IShopifyOAuthApi api, IOptions<ShopifyOp
             var json = response.Content;
             if (!response.IsSuccessStatusCode || json?.Value<string>("access_token") is not { } token)
             {
-                var detail = (response.ErrorContent() is { Length: > 0 } raw ? TryParse(raw) : json) is { } e
+                var detail = (ConnectorHttp.ParseOrNull(response.ErrorContent()) ?? json) is { } e
                     ? e.Value<string>("error_description") ?? e.Value<string>("error") ?? e["errors"]?.ToString()
                     : null;
                 var message = $"Shopify refused the token request ({response.Status()}): {detail ?? "no reason given"}.";
@@ -185,17 +185,6 @@ public sealed partial class ShopifyAuth(IShopifyOAuthApi api, IOptions<ShopifyOp
         }
     }
 
-    private static JObject? TryParse(string raw)
-    {
-        try
-        {
-            return JObject.Parse(raw);
-        }
-        catch (Newtonsoft.Json.JsonException)
-        {
-            return null;
-        }
-    }
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9\-_]*\.myshopify\.com$")]
     private static partial Regex ShopDomain();

@@ -376,7 +376,7 @@ public sealed class ShopifyConnector(
             {
                 response = await api.PostGraphQLAsync(auth.AdminBase(session.Shop), ApiVersion(session), token, new ShopifyGraphQLRequest(document, variables), ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
             {
                 throw new ConnectorTransientException($"Shopify could not be reached: {ex.Message}", inner: ex);
             }
@@ -390,7 +390,7 @@ public sealed class ShopifyConnector(
                     continue;
                 }
 
-                var body = response.Content ?? (response.ErrorContent() is { Length: > 0 } raw ? TryParse(raw) : null);
+                var body = response.Json();
                 var throttled = body is not null && Codes(body).Contains("THROTTLED");
                 if (!response.IsSuccessStatusCode && !throttled)
                 {
@@ -535,10 +535,9 @@ public sealed class ShopifyConnector(
         }
     }
 
+    // A token without an expiry (a custom app's or private app's token) never expires.
     private bool ExpiresSoon(JObject secrets) =>
-        secrets.Value<string>("expiresAt") is { } at &&
-        DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) &&
-        expires - clock.GetUtcNow() < Options.RefreshBeforeExpiry;
+        secrets.Value<string>("expiresAt") is not null && ConnectorHttp.ExpiresWithin(secrets, "expiresAt", clock, Options.RefreshBeforeExpiry);
 
     private string ApiVersion(Session session) => session.Connection.Settings.Value<string>("apiVersion") ?? Options.ApiVersion;
 
@@ -561,18 +560,6 @@ public sealed class ShopifyConnector(
         return max;
     }
 
-    private static JObject? TryParse(string raw)
-    {
-        try
-        {
-            using var reader = new JsonTextReader(new StringReader(raw)) { DateParseHandling = DateParseHandling.None };
-            return JObject.Load(reader);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 
     private sealed record GraphQLResult(JObject? Data);
 

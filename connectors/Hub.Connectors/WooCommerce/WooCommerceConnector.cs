@@ -112,7 +112,7 @@ public sealed class WooCommerceConnector(IWooCommerceApi api) : IStoreConnector
         {
             response = await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
         {
             throw new ConnectorTransientException($"The WooCommerce site could not be reached: {ex.Message}", inner: ex);
         }

@@ -105,7 +105,7 @@ public sealed class ZohoCrmConnector(
             ["trigger"] = new JArray(), // no workflow, approval or blueprint runs for a sync
         };
         using var response = await CallAsync(connection, usage, (domain, auth) => api.UpsertAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
-        var json = response.Content ?? Parse(response.ErrorContent());
+        var json = response.Json();
         var items = json?["data"] as JArray;
         var written = new List<(CrmRecord, string, bool)>();
         if (items is null || items.Count != chunk.Length)
@@ -184,7 +184,7 @@ public sealed class ZohoCrmConnector(
 
         var body = new JObject { ["tags"] = new JArray(new JObject { ["name"] = tag }), ["ids"] = new JArray(targets.Select(t => t.Id)), ["over_write"] = false };
         using var response = await CallAsync(connection, usage, (domain, auth) => adding ? api.AddTagsAsync(domain, batch.Module, auth, body, ct) : api.RemoveTagsAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
-        var json = response.Content ?? Parse(response.ErrorContent());
+        var json = response.Json();
         var byId = targets.ToDictionary(t => t.Id, StringComparer.Ordinal);
         var items = json?["data"] as JArray;
         if (items is null)
@@ -240,7 +240,7 @@ public sealed class ZohoCrmConnector(
         string fileId;
         using (var upload = await CallAsync(connection, usage, (domain, auth) => api.UploadAsync(UploadHost(domain), auth, "bulk-write", org, new Refit.ByteArrayPart(zip, "contacts.zip", "application/zip"), cancellationToken), cancellationToken).ConfigureAwait(false))
         {
-            fileId = (upload.Content ?? Parse(upload.ErrorContent()))?["details"]?.Value<string>("file_id") ?? throw Failure(upload);
+            fileId = (upload.Json())?["details"]?.Value<string>("file_id") ?? throw Failure(upload);
         }
 
         var job = new JObject
@@ -257,7 +257,7 @@ public sealed class ZohoCrmConnector(
             }),
         };
         using var created = await CallAsync(connection, usage, (domain, auth) => api.CreateBulkWriteAsync(domain, auth, job, cancellationToken), cancellationToken).ConfigureAwait(false);
-        var id = (created.Content ?? Parse(created.ErrorContent()))?["details"]?.Value<string>("id");
+        var id = (created.Json())?["details"]?.Value<string>("id");
         if (!created.IsSuccessStatusCode || id is null)
         {
             throw Failure(created);
@@ -384,7 +384,7 @@ public sealed class ZohoCrmConnector(
             {
                 return await call(domain, "Zoho-oauthtoken " + token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
             {
                 throw new ConnectorTransientException($"Zoho CRM could not be reached: {ex.Message}", inner: ex);
             }
@@ -451,10 +451,7 @@ public sealed class ZohoCrmConnector(
         }
     }
 
-    private bool ExpiresSoon(JObject secrets) =>
-        secrets.Value<string>("expiresAt") is not { } at ||
-        !DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var expires) ||
-        expires - clock.GetUtcNow() < Options.RefreshBeforeExpiry;
+    private bool ExpiresSoon(JObject secrets) => ConnectorHttp.ExpiresWithin(secrets, "expiresAt", clock, Options.RefreshBeforeExpiry);
 
     public OAuthStart BeginInstall(OAuthBegin request)
     {
@@ -531,14 +528,14 @@ public sealed class ZohoCrmConnector(
         {
             response = await accounts.TokenAsync(server, form, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException)
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
         {
             throw new ConnectorTransientException($"Zoho Accounts could not be reached: {ex.Message}", inner: ex);
         }
 
         using (response)
         {
-            var json = response.Content ?? Parse(response.ErrorContent());
+            var json = response.Json();
             if (json?.Value<string>("error") is { } error)
             {
                 var description = json.Value<string>("error_description");
@@ -560,11 +557,11 @@ public sealed class ZohoCrmConnector(
         }
     }
 
-    private static string? Code(IApiResponse<JObject> response) => (response.Content ?? Parse(response.ErrorContent()))?.Value<string>("code");
+    private static string? Code(IApiResponse<JObject> response) => (response.Json())?.Value<string>("code");
 
     private static ConnectorException Failure(IApiResponse response)
     {
-        var json = (response as IApiResponse<JObject>)?.Content ?? Parse(response.ErrorContent());
+        var json = (response as IApiResponse<JObject>)?.Json() ?? ConnectorHttp.ParseOrNull(response.ErrorContent());
         var code = json?.Value<string>("code");
         var message = $"Zoho CRM answered {response.Status()}{(code is null ? "" : " " + code)}: {json?.Value<string>("message") ?? response.ReasonPhrase}";
         return (response.Status(), code) switch
@@ -577,22 +574,6 @@ public sealed class ZohoCrmConnector(
         };
     }
 
-    private static JObject? Parse(string? raw)
-    {
-        if (string.IsNullOrEmpty(raw))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JObject.Parse(raw);
-        }
-        catch (Newtonsoft.Json.JsonException)
-        {
-            return null;
-        }
-    }
 
     private sealed class Usage
     {
