@@ -2,6 +2,7 @@ using Hub.Connectors.Fxiaoke;
 using Hub.Connectors.HubSpot;
 using Hub.Connectors.Shopify;
 using Hub.Connectors.WooCommerce;
+using Hub.Connectors.Youzan;
 using Hub.Connectors.ZohoCrm;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +16,7 @@ public static class ConnectorsRegistration
     {
         services.AddShopifyConnector(configuration);
         services.AddWooCommerceConnector(configuration);
+        services.AddYouzanConnector(configuration);
         services.AddHubSpotConnector(configuration);
         services.AddZohoCrmConnector(configuration);
         services.AddFxiaokeConnector(configuration);

@@ -133,11 +133,11 @@ public abstract class StoreConnectorConformance : IAsyncLifetime
         Server.ClearRequests();
         Server.FailNext(429, TimeSpan.FromSeconds(1));
 
-        var page = await Connector.PullAsync(new PullRequest(Connection, "orders", null, Now.AddDays(-29), Now), CancellationToken.None);
+        var page = await FirstRecordsAsync();
 
         Assert.NotEmpty(page.Records);
         var log = Server.Requests;
-        Assert.Equal(429, log[0].Status);
+        Assert.Equal(429, log[0].Fault); // some platforms answer their limit inside HTTP 200
         Assert.Equal(200, log[1].Status);
         Assert.True(log[1].At - log[0].At >= TimeSpan.FromSeconds(0.95), $"retried after {(log[1].At - log[0].At).TotalMilliseconds} ms, before the Retry-After");
     }
@@ -148,7 +148,7 @@ public abstract class StoreConnectorConformance : IAsyncLifetime
         Server.ClearRequests();
         Server.FailNext(500, times: 1).FailNextTimeout(times: 1);
 
-        var page = await Connector.PullAsync(new PullRequest(Connection, "orders", null, Now.AddDays(-29), Now), CancellationToken.None);
+        var page = await FirstRecordsAsync();
 
         Assert.NotEmpty(page.Records);
         Assert.Equal([500, 0, 200], Server.Requests.Take(3).Select(r => r.Status));
@@ -218,6 +218,24 @@ public abstract class StoreConnectorConformance : IAsyncLifetime
     {
         var ex = Assert.ThrowsAny<ConnectorValidationException>(() => Connector.ParseWebhook(OrderWebhook(Encoding.UTF8.GetBytes(body))));
         Assert.IsNotType<WebhookUnauthorizedException>(ex);
+    }
+
+    /// <summary>Follows the cursor to the first page with records (a windowed connector may start with empty windows).</summary>
+    private async Task<PullPage> FirstRecordsAsync()
+    {
+        string? cursor = null;
+        for (var i = 0; i < 60; i++)
+        {
+            var page = await Connector.PullAsync(new PullRequest(Connection, "orders", cursor, Now.AddDays(-29), Now), CancellationToken.None);
+            if (page.Records.Count > 0 || !page.HasMore)
+            {
+                return page;
+            }
+
+            cursor = page.NextCursor;
+        }
+
+        throw new InvalidOperationException("No page with records within 60 pages.");
     }
 
     /// <summary>A minimal order body in the platform's webhook shape.</summary>

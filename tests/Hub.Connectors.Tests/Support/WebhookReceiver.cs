@@ -43,6 +43,11 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             var status = receiver.ForceStatus ?? Handle(connector, connection, buffer.ToArray(), context.Request.Headers, receiver);
             receiver.Statuses.Enqueue(status);
             context.Response.StatusCode = status;
+            if (status == 200 && receiver.ForceStatus is null && receiver.Accepted.LastOrDefault()?.ReplyJson is { } reply)
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(reply);
+            }
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
