@@ -1,6 +1,7 @@
 using Hub.Connectors.Fxiaoke;
 using Hub.Connectors.HubSpot;
 using Hub.Connectors.Shopify;
+using Hub.Connectors.Tmall;
 using Hub.Connectors.WooCommerce;
 using Hub.Connectors.Youzan;
 using Hub.Connectors.ZohoCrm;
@@ -17,6 +18,7 @@ public static class ConnectorsRegistration
         services.AddShopifyConnector(configuration);
         services.AddWooCommerceConnector(configuration);
         services.AddYouzanConnector(configuration);
+        services.AddTmallConnector(configuration);
         services.AddHubSpotConnector(configuration);
         services.AddZohoCrmConnector(configuration);
         services.AddFxiaokeConnector(configuration);
