@@ -92,7 +92,10 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
             records = await FullInfoAsync(request.Connection, records, cancellationToken).ConfigureAwait(false);
         }
 
-        return new PullPage(records, next?.Serialize(), next is not null, MaxModified(records));
+        var result = new PullPage(records, next?.Serialize(), next is not null, MaxModified(records));
+        return request.Stream == "orders" && request.WindowStart < clock.GetUtcNow().AddDays(-90)
+            ? result with { Warnings = ["TOP keeps only the last 3 months of trades: older orders of this window cannot be read."] }
+            : result;
     }
 
     private async Task<(List<JObject>, bool)> TradeSummariesAsync(ConnectionContext connection, DateTimeOffset start, DateTimeOffset end, int page, CancellationToken ct)

@@ -18,7 +18,7 @@ namespace Hub.Connectors.Youzan;
 /// pushes). Errors inside HTTP 200 bodies are typed: token errors refresh once, flow limits are waited out. Encrypted
 /// PII (<c>$…$1$</c>) is decrypted where the shop allows; otherwise it stays encrypted and never joins profiles.
 /// </summary>
-public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptions> options, TimeProvider clock, ILogger<YouzanConnector> logger) : IStoreConnector
+public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptions> options, TimeProvider clock, ILogger<YouzanConnector> logger) : IStoreConnector, IOAuthInstaller
 {
     public const string Id = "youzan";
     public const int TradesPageSize = 100;
@@ -333,6 +333,69 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Tool apps (工具型): the merchant authorises at Youzan, which sends a code (valid two minutes, single use) to the
+    /// callback; self-use apps need no install, only the shop's kdt_id and silent authorisation.
+    /// </summary>
+    public OAuthStart BeginInstall(OAuthBegin request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var clientId = Options.ClientId ?? throw new ConnectorValidationException("The Youzan tool app has no client id (Hub:Connectors:Youzan:ClientId).");
+        var url = $"{Options.ApiBaseUrl.TrimEnd('/')}/auth/authorize?response_type=code&client_id={Uri.EscapeDataString(clientId)}" +
+                  $"&redirect_uri={Uri.EscapeDataString(request.RedirectUri.ToString())}&state={Uri.EscapeDataString(request.State)}";
+        return new OAuthStart(new Uri(url), request.Account);
+    }
+
+    public async Task<OAuthGrant> CompleteInstallAsync(OAuthCallback callback, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (!callback.Query.TryGetValue("state", out var state) ||
+            !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(state), System.Text.Encoding.UTF8.GetBytes(callback.ExpectedState)))
+        {
+            throw new ConnectorValidationException("The Youzan callback's state does not match this install; start again.");
+        }
+
+        var code = callback.Query.GetValueOrDefault("code") ?? throw new ConnectorValidationException("The Youzan callback has no code.");
+        IApiResponse<JObject> response;
+        try
+        {
+            response = await api.TokenAsync(Options.ApiBaseUrl, new JObject
+            {
+                ["client_id"] = Options.ClientId,
+                ["client_secret"] = Options.ClientSecret,
+                ["authorize_type"] = "authorization_code",
+                ["code"] = code,
+                ["redirect_uri"] = callback.RedirectUri.ToString(),
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
+        {
+            throw new ConnectorTransientException($"Youzan's token endpoint could not be reached: {ex.Message}", inner: ex);
+        }
+
+        JObject json;
+        using (response)
+        {
+            json = response.Json() ?? throw new ConnectorTransientException("Youzan's token endpoint answered without JSON.");
+        }
+
+        if (json.Value<bool?>("success") != true || json["data"] is not JObject data || data.Value<string>("access_token") is null)
+        {
+            throw new ConnectorValidationException($"Youzan refused the authorisation code ({json.Value<string>("code")}: {json.Value<string>("message")}).") { PlatformCode = json.Value<string>("code") };
+        }
+
+        var kdtId = data.Value<string>("authority_id") ?? throw new ConnectorValidationException("Youzan's token answer names no shop (authority_id).");
+        var secrets = new JObject
+        {
+            ["clientId"] = Options.ClientId,
+            ["clientSecret"] = Options.ClientSecret,
+            ["accessToken"] = data.Value<string>("access_token"),
+            ["refreshToken"] = data.Value<string>("refresh_token"),
+            ["expiresAt"] = (Epoch(data["expires"]) ?? clock.GetUtcNow().AddDays(7)).ToString("O", CultureInfo.InvariantCulture),
+        };
+        return new OAuthGrant(kdtId, secrets, new JObject { ["kdtId"] = kdtId });
     }
 
     private static string KdtId(ConnectionContext connection) =>

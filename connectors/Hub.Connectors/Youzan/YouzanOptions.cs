@@ -7,6 +7,11 @@ public sealed class YouzanOptions
 
     public string ApiBaseUrl { get; set; } = "https://open.youzanyun.com";
 
+    /// <summary>The Hub's tool app (工具型) credentials, for installs by authorisation code; self-use apps keep theirs in the connection.</summary>
+    public string? ClientId { get; set; }
+
+    public string? ClientSecret { get; set; }
+
     /// <summary>Largest update-time window one trades call spans (Youzan refuses long ones; one day keeps pages short).</summary>
     public TimeSpan MaxWindow { get; set; } = TimeSpan.FromDays(1);
 

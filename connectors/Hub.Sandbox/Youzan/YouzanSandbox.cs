@@ -45,6 +45,8 @@ public sealed class YouzanSandbox(TimeProvider? clock = null) : SandboxServer(cl
     private static readonly TimeSpan Beijing = TimeSpan.FromHours(8);
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _codes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _refreshTokens = new(StringComparer.Ordinal);
     private string? _current;
     private long _nextTid = 2026112300000001;
 
@@ -137,6 +139,19 @@ public sealed class YouzanSandbox(TimeProvider? clock = null) : SandboxServer(cl
     protected override void Map(WebApplication app)
     {
         app.MapPost("/auth/token", TokenAsync);
+        app.MapGet("/auth/authorize", (HttpRequest request) =>
+        {
+            // The merchant approves at once; Youzan sends a code that lives two minutes and works once.
+            if (request.Query["client_id"] != ClientId)
+            {
+                return Results.BadRequest("unknown client_id");
+            }
+
+            var code = Guid.NewGuid().ToString("N");
+            _codes[code] = Clock.GetUtcNow().AddMinutes(2);
+            var redirect = request.Query["redirect_uri"].ToString();
+            return Results.Redirect($"{redirect}{(redirect.Contains('?', StringComparison.Ordinal) ? "&" : "?")}code={code}&state={Uri.EscapeDataString(request.Query["state"].ToString())}");
+        });
         app.MapPost("/api/{api}/{version}", ApiAsync);
     }
 
@@ -156,6 +171,31 @@ public sealed class YouzanSandbox(TimeProvider? clock = null) : SandboxServer(cl
         if (body?.Value<string>("client_id") != ClientId || body.Value<string>("client_secret") != ClientSecret)
         {
             await Write(context, new JObject { ["success"] = false, ["code"] = 1000, ["message"] = "应用信息或密钥错误 (app info or secret wrong)" });
+            return;
+        }
+
+        if (body.Value<string>("authorize_type") is "authorization_code" or "refresh_token")
+        {
+            var granted = body.Value<string>("authorize_type") == "refresh_token"
+                ? _refreshTokens.ContainsKey(body.Value<string>("refresh_token") ?? "")
+                : _codes.TryRemove(body.Value<string>("code") ?? "", out var validUntil) && validUntil > Clock.GetUtcNow();
+            if (!granted)
+            {
+                await Write(context, new JObject { ["success"] = false, ["code"] = body.Value<string>("authorize_type") == "refresh_token" ? 1004 : 1005, ["message"] = "code 或 refresh_token 无效或已过期 (invalid, used or expired)" });
+                return;
+            }
+
+            var refresh = Guid.NewGuid().ToString("N");
+            _refreshTokens[refresh] = true;
+            _current = Guid.NewGuid().ToString("N");
+            _tokens[_current] = Clock.GetUtcNow() + TokenLifetime;
+            await Write(context, new JObject
+            {
+                ["success"] = true,
+                ["code"] = 200,
+                ["data"] = new JObject { ["access_token"] = _current, ["expires"] = _tokens[_current].ToUnixTimeMilliseconds(), ["scope"] = "trade user", ["authority_id"] = KdtId, ["refresh_token"] = refresh },
+                ["message"] = null,
+            });
             return;
         }
 

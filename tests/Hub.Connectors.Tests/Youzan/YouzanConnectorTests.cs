@@ -188,6 +188,29 @@ public sealed class YouzanConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ToolAppInstall_CodeIsExchangedOnceForATokenNamingTheShop()
+    {
+        await using var services = YouzanFixture.Services(_sandbox, new Dictionary<string, string?> { ["Hub:Connectors:Youzan:ClientId"] = _sandbox.ClientId, ["Hub:Connectors:Youzan:ClientSecret"] = _sandbox.ClientSecret });
+        var installer = services.GetRequiredKeyedService<IOAuthInstaller>("youzan");
+        var callback = new Uri("https://hub.example.com/setup/oauth/youzan/callback");
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        using var redirect = await browser.GetAsync(installer.BeginInstall(new OAuthBegin("", callback, "s1")).AuthorizeUrl);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(redirect.Headers.Location!.Query).ToDictionary(p => p.Key, p => p.Value.ToString());
+
+        var grant = await installer.CompleteInstallAsync(new OAuthCallback(query, "s1", callback), CancellationToken.None);
+        var reused = await Assert.ThrowsAsync<ConnectorValidationException>(() => installer.CompleteInstallAsync(new OAuthCallback(query, "s1", callback), CancellationToken.None));
+
+        Assert.Equal(_sandbox.KdtId, grant.Settings.Value<string>("kdtId"));
+        Assert.NotNull(grant.Secrets.Value<string>("refreshToken"));
+        Assert.Equal("1005", reused.PlatformCode);
+        var connection = new ConnectionContext("t", "c", "youzan", new JObject { ["kdtId"] = grant.Settings["kdtId"], ["secrets"] = grant.Secrets });
+        await services.Store("youzan").TestConnectionAsync(connection, CancellationToken.None);
+        _sandbox.ExpireTokens();
+        await services.Store("youzan").TestConnectionAsync(connection, CancellationToken.None); // 4202 → refresh_token grant
+        Assert.NotEqual(grant.Secrets.Value<string>("accessToken"), connection.Secrets.Value<string>("accessToken"));
+    }
+
+    [Fact]
     public void Push_ForAnotherShop_IsUnauthorized()
     {
         var body = Encoding.UTF8.GetBytes($$"""{"client_id":"{{_sandbox.ClientId}}","kdt_id":999,"type":"trade_TradeCreate","msg":"%7B%7D","msg_id":"x","version":1}""");
