@@ -64,7 +64,7 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
         }
 
         var cursor = TmallCursor.Parse(request.Cursor);
-        var start = cursor?.Start ?? request.WindowStart;
+        var start = Floor(cursor?.Start ?? request.WindowStart);
         var width = cursor?.Width ?? Min(Options.MaxWindow, request.WindowEnd - start);
         var end = Min(start + width, request.WindowEnd);
         var page = cursor?.Page ?? 1;
@@ -84,7 +84,8 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
         }
         else
         {
-            next = end >= request.WindowEnd ? null : new TmallCursor { Start = end, Width = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2)) };
+            // Both bounds are inclusive at one-second resolution: the next window starts a second later, so no trade repeats.
+            next = end >= request.WindowEnd ? null : new TmallCursor { Start = end.AddSeconds(1), Width = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2)) };
         }
 
         if (request.Stream == "orders")
@@ -243,6 +244,8 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 

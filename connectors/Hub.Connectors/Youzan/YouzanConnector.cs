@@ -83,7 +83,8 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         var cursor = YouzanCursor.Parse(request.Cursor);
         var start = cursor?.Start ?? request.WindowStart;
         var width = cursor?.Width ?? Min(Options.MaxWindow, request.WindowEnd - start);
-        var end = Min(start + width, request.WindowEnd);
+        var end = Min(Floor(start) + width, request.WindowEnd);
+        start = Floor(start);
         var pageNo = cursor?.Page ?? 1;
         var json = await CallAsync(request.Connection, "youzan.trades.sold.get", "4.0.4", TradesQuery(start, end, pageNo, TradesPageSize), warnings, ct).ConfigureAwait(false);
         var data = json["data"] as JObject ?? [];
@@ -93,9 +94,10 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         YouzanCursor? next;
         if (total > TradesPageSize && end - start > TimeSpan.FromSeconds(1) && cursor?.Page is null)
         {
-            // Too many for one page: narrow the window so it fits, with a margin for orders still arriving.
+            // Too many for one page: narrow the window so it fits, with a margin for orders still arriving. This page's
+            // rows are dropped: the narrower windows read them again, and a trade is handed on once.
             var narrower = TimeSpan.FromSeconds(Math.Max(1, (end - start).TotalSeconds * TradesPageSize * 0.8 / total));
-            next = new YouzanCursor { Start = start, Width = narrower };
+            return new PullPage([], new YouzanCursor { Start = start, Width = narrower }.Serialize(), true, null);
         }
         else if (total > pageNo * TradesPageSize)
         {
@@ -104,8 +106,9 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         }
         else
         {
+            // Both bounds are inclusive and times have one-second resolution: the next window starts a second later.
             var grown = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2));
-            next = end >= request.WindowEnd ? null : new YouzanCursor { Start = end, Width = grown };
+            next = end >= request.WindowEnd ? null : new YouzanCursor { Start = end.AddSeconds(1), Width = grown };
         }
 
         return new PullPage(records, next?.Serialize(), next is not null, max);
@@ -431,6 +434,8 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
