@@ -12,7 +12,11 @@ namespace Hub.Connectors.Tests.Sandbox;
 /// </summary>
 public sealed class ZohoCrmSandboxTests : IAsyncLifetime
 {
-    private readonly ZohoCrmSandbox _sandbox = new();
+    // The sandbox's clock is ours to move: the indexing lag is shown without sleeping or racing it.
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private readonly ZohoCrmSandbox _sandbox;
+
+    public ZohoCrmSandboxTests() => _sandbox = new ZohoCrmSandbox(_clock);
 
     public Task InitializeAsync() => _sandbox.StartAsync();
 
@@ -21,7 +25,7 @@ public sealed class ZohoCrmSandboxTests : IAsyncLifetime
     [Fact]
     public async Task Search_RightAfterAWrite_Is204_ThenEqualsMatchesLikeContains()
     {
-        _sandbox.SearchLag = TimeSpan.FromMilliseconds(500);
+        _sandbox.SearchLag = TimeSpan.FromSeconds(5);
         using var services = ZohoCrmFixture.Services(_sandbox);
         var connection = ZohoCrmFixture.Connection(_sandbox);
         var batch = new CrmUpsertBatch("Contacts", "Email", [new CrmRecord("p1", "ann@example.com", new JObject { ["Last_Name"] = "Ann" }, []), new CrmRecord("p2", "joann@example.com", new JObject { ["Last_Name"] = "Jo" }, [])], []);
@@ -34,7 +38,7 @@ public sealed class ZohoCrmSandboxTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, early.StatusCode);
         Assert.Empty(await early.Content.ReadAsStringAsync());
 
-        await Task.Delay(600);
+        _clock.Advance(TimeSpan.FromSeconds(6));
         var late = JObject.Parse(await http.GetStringAsync(url));
         Assert.Equal(2, late["data"]!.Count()); // "equals" also found joann@example.com
     }
