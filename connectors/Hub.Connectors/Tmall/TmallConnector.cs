@@ -22,7 +22,6 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
 {
     public const string Id = "tmall";
     public const int PageSize = 100;
-    private static readonly TimeSpan Beijing = TimeSpan.FromHours(8);
 
     public ConnectorInfo Info { get; } = new(
         Id,
@@ -63,7 +62,7 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
             throw new ConnectorValidationException($"Tmall has no stream '{request.Stream}'.");
         }
 
-        var cursor = TmallCursor.Parse(request.Cursor);
+        var cursor = TimeWindowCursor.Parse(request.Cursor, "Tmall");
         var start = Floor(cursor?.Start ?? request.WindowStart);
         var width = cursor?.Width ?? Min(Options.MaxWindow, request.WindowEnd - start);
         var end = Min(start + width, request.WindowEnd);
@@ -71,21 +70,21 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
         var (records, hasNext) = request.Stream == "orders"
             ? await TradeSummariesAsync(request.Connection, start, end, page, cancellationToken).ConfigureAwait(false)
             : await MembersAsync(request.Connection, start, end, page, cancellationToken).ConfigureAwait(false);
-        TmallCursor? next;
+        TimeWindowCursor? next;
         if (hasNext && end - start > TimeSpan.FromSeconds(1) && cursor?.Page is null)
         {
             // More than a page: narrow the window before asking for any detail, so no trade's details are fetched twice.
-            next = new TmallCursor { Start = start, Width = TimeSpan.FromSeconds(Math.Max(1, (end - start).TotalSeconds / 4)) };
+            next = new TimeWindowCursor { Start = start, Width = TimeSpan.FromSeconds(Math.Max(1, (end - start).TotalSeconds / 4)) };
             return new PullPage([], next.Serialize(), true, null);
         }
         else if (hasNext)
         {
-            next = new TmallCursor { Start = start, Width = end - start, Page = page + 1 }; // more than a page in one second
+            next = new TimeWindowCursor { Start = start, Width = end - start, Page = page + 1 }; // more than a page in one second
         }
         else
         {
             // Both bounds are inclusive at one-second resolution: the next window starts a second later, so no trade repeats.
-            next = end >= request.WindowEnd ? null : new TmallCursor { Start = end.AddSeconds(1), Width = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2)) };
+            next = end >= request.WindowEnd ? null : new TimeWindowCursor { Start = end.AddSeconds(1), Width = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2)) };
         }
 
         if (request.Stream == "orders")
@@ -93,7 +92,7 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
             records = await FullInfoAsync(request.Connection, records, cancellationToken).ConfigureAwait(false);
         }
 
-        var result = new PullPage(records, next?.Serialize(), next is not null, MaxModified(records));
+        var result = new PullPage(records, next?.Serialize(), next is not null, BeijingTime.Max(records, r => r.Value<string>("modified")));
         return request.Stream == "orders" && request.WindowStart < clock.GetUtcNow().AddDays(-90)
             ? result with { Warnings = ["TOP keeps only the last 3 months of trades: older orders of this window cannot be read."] }
             : result;
@@ -223,66 +222,15 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
         }
     }
 
-    internal static string Local(DateTimeOffset at) => at.ToOffset(Beijing).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    internal static string Local(DateTimeOffset at) => BeijingTime.Format(at);
 
-    private static DateTimeOffset? MaxModified(IEnumerable<JObject> records)
-    {
-        DateTimeOffset? max = null;
-        foreach (var r in records)
-        {
-            if (r.Value<string>("modified") is { } text && DateTime.TryParseExact(text, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
-            {
-                var at = new DateTimeOffset(local, Beijing);
-                if (max is null || at > max)
-                {
-                    max = at;
-                }
-            }
-        }
-
-        return max;
-    }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+    private static DateTimeOffset Floor(DateTimeOffset at) => BeijingTime.Floor(at);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     [GeneratedRegex(@"last for (\d+) more seconds")]
     private static partial Regex BanSeconds();
-
-    private sealed record TmallCursor
-    {
-        [JsonProperty("s")] public DateTimeOffset? Start { get; init; }
-        [JsonProperty("w", NullValueHandling = NullValueHandling.Ignore)] public long? WidthSeconds { get; init; }
-        [JsonProperty("p", NullValueHandling = NullValueHandling.Ignore)] public int? Page { get; init; }
-
-        [JsonIgnore]
-        public TimeSpan? Width
-        {
-            get => WidthSeconds is { } w ? TimeSpan.FromSeconds(w) : null;
-            init => WidthSeconds = value is { } v ? (long)Math.Ceiling(v.TotalSeconds) : null;
-        }
-
-        public string Serialize() => JsonConvert.SerializeObject(this);
-
-        public static TmallCursor? Parse(string? cursor)
-        {
-            if (string.IsNullOrEmpty(cursor))
-            {
-                return null;
-            }
-
-            try
-            {
-                return JsonConvert.DeserializeObject<TmallCursor>(cursor, new JsonSerializerSettings { DateParseHandling = DateParseHandling.DateTimeOffset })
-                    ?? throw new ConnectorValidationException($"The Tmall cursor '{cursor}' is not one this connector wrote.");
-            }
-            catch (JsonException ex)
-            {
-                throw new ConnectorValidationException($"The Tmall cursor '{cursor}' is not one this connector wrote.", ex);
-            }
-        }
-    }
 }

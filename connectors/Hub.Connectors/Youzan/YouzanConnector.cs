@@ -23,7 +23,6 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
     public const string Id = "youzan";
     public const int TradesPageSize = 100;
     public const int CustomersPageSize = 50;
-    private static readonly TimeSpan Beijing = TimeSpan.FromHours(8);
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> TokenLocks = new(StringComparer.Ordinal);
 
     public ConnectorInfo Info { get; } = new(
@@ -80,7 +79,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
     /// </summary>
     private async Task<PullPage> PullTradesAsync(PullRequest request, List<string> warnings, CancellationToken ct)
     {
-        var cursor = YouzanCursor.Parse(request.Cursor);
+        var cursor = TimeWindowCursor.Parse(request.Cursor, "Youzan");
         var start = cursor?.Start ?? request.WindowStart;
         var width = cursor?.Width ?? Min(Options.MaxWindow, request.WindowEnd - start);
         var end = Min(Floor(start) + width, request.WindowEnd);
@@ -90,25 +89,25 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         var data = json["data"] as JObject ?? [];
         var records = (data["full_order_info_list"] as JArray ?? []).OfType<JObject>().ToList();
         var total = data.Value<int?>("total_results") ?? data["paginator"]?.Value<int?>("total_count") ?? records.Count;
-        var max = MaxUpdated(records);
-        YouzanCursor? next;
+        var max = BeijingTime.Max(records, r => r["full_order_info"]?["order_info"]?.Value<string>("update_time") ?? r["full_order_info"]?["order_info"]?.Value<string>("created"));
+        TimeWindowCursor? next;
         if (total > TradesPageSize && end - start > TimeSpan.FromSeconds(1) && cursor?.Page is null)
         {
             // Too many for one page: narrow the window so it fits, with a margin for orders still arriving. This page's
             // rows are dropped: the narrower windows read them again, and a trade is handed on once.
             var narrower = TimeSpan.FromSeconds(Math.Max(1, (end - start).TotalSeconds * TradesPageSize * 0.8 / total));
-            return new PullPage([], new YouzanCursor { Start = start, Width = narrower }.Serialize(), true, null);
+            return new PullPage([], new TimeWindowCursor { Start = start, Width = narrower }.Serialize(), true, null);
         }
         else if (total > pageNo * TradesPageSize)
         {
             // More than a page within one second: page through it (re-reads are harmless, writes key on tid).
-            next = new YouzanCursor { Start = start, Width = end - start, Page = pageNo + 1 };
+            next = new TimeWindowCursor { Start = start, Width = end - start, Page = pageNo + 1 };
         }
         else
         {
             // Both bounds are inclusive and times have one-second resolution: the next window starts a second later.
             var grown = Min(Options.MaxWindow, TimeSpan.FromSeconds((end - start).TotalSeconds * 2));
-            next = end >= request.WindowEnd ? null : new YouzanCursor { Start = end.AddSeconds(1), Width = grown };
+            next = end >= request.WindowEnd ? null : new TimeWindowCursor { Start = end.AddSeconds(1), Width = grown };
         }
 
         return new PullPage(records, next?.Serialize(), next is not null, max);
@@ -116,7 +115,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
 
     private async Task<PullPage> PullCustomersAsync(PullRequest request, List<string> warnings, CancellationToken ct)
     {
-        var cursor = YouzanCursor.Parse(request.Cursor);
+        var cursor = TimeWindowCursor.Parse(request.Cursor, "Youzan");
         var pageNo = cursor?.Page ?? 1;
         var body = new JObject
         {
@@ -144,7 +143,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
             }
         }
 
-        return new PullPage(records, more ? new YouzanCursor { Page = pageNo + 1 }.Serialize() : null, more, max);
+        return new PullPage(records, more ? new TimeWindowCursor { Page = pageNo + 1 }.Serialize() : null, more, max);
     }
 
     private static JObject TradesQuery(DateTimeOffset start, DateTimeOffset end, int pageNo, int pageSize) => new()
@@ -404,8 +403,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
     private static string KdtId(ConnectionContext connection) =>
         connection.Settings.Value<string>("kdtId") is { Length: > 0 } id ? id : throw new ConnectorValidationException("The Youzan connection needs the shop's kdt_id.");
 
-    /// <summary>Youzan speaks Beijing time without an offset: <c>yyyy-MM-dd HH:mm:ss</c>.</summary>
-    internal static string Local(DateTimeOffset at) => at.ToOffset(Beijing).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    internal static string Local(DateTimeOffset at) => BeijingTime.Format(at);
 
     /// <summary>Epoch seconds or milliseconds (Youzan's documents disagree; both are accepted).</summary>
     internal static DateTimeOffset? Epoch(JToken? token) =>
@@ -413,68 +411,13 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
             ? (v > 100_000_000_000 ? DateTimeOffset.FromUnixTimeMilliseconds(v) : DateTimeOffset.FromUnixTimeSeconds(v))
             : null;
 
-    private static DateTimeOffset? MaxUpdated(IEnumerable<JObject> records)
-    {
-        DateTimeOffset? max = null;
-        foreach (var r in records)
-        {
-            var info = r["full_order_info"]?["order_info"];
-            var text = info?.Value<string>("update_time") ?? info?.Value<string>("created");
-            if (text is not null && DateTime.TryParseExact(text, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
-            {
-                var at = new DateTimeOffset(local, Beijing);
-                if (max is null || at > max)
-                {
-                    max = at;
-                }
-            }
-        }
-
-        return max;
-    }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+    private static DateTimeOffset Floor(DateTimeOffset at) => BeijingTime.Floor(at);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     [GeneratedRegex(@"^\$[A-Za-z0-9+/=]+\$\d+\$$")]
     private static partial Regex Encrypted();
-
-    private sealed record YouzanCursor
-    {
-        [JsonProperty("s", NullValueHandling = NullValueHandling.Ignore)] public DateTimeOffset? StartValue { get; init; }
-        [JsonProperty("w", NullValueHandling = NullValueHandling.Ignore)] public long? WidthSeconds { get; init; }
-        [JsonProperty("p", NullValueHandling = NullValueHandling.Ignore)] public int? Page { get; init; }
-
-        [JsonIgnore] public DateTimeOffset? Start { get => StartValue; init => StartValue = value; }
-
-        [JsonIgnore]
-        public TimeSpan? Width
-        {
-            get => WidthSeconds is { } w ? TimeSpan.FromSeconds(w) : null;
-            init => WidthSeconds = value is { } v ? (long)Math.Ceiling(v.TotalSeconds) : null;
-        }
-
-        public string Serialize() => JsonConvert.SerializeObject(this);
-
-        public static YouzanCursor? Parse(string? cursor)
-        {
-            if (string.IsNullOrEmpty(cursor))
-            {
-                return null;
-            }
-
-            try
-            {
-                return JsonConvert.DeserializeObject<YouzanCursor>(cursor, new JsonSerializerSettings { DateParseHandling = DateParseHandling.DateTimeOffset })
-                    ?? throw new ConnectorValidationException($"The Youzan cursor '{cursor}' is not one this connector wrote.");
-            }
-            catch (JsonException ex)
-            {
-                throw new ConnectorValidationException($"The Youzan cursor '{cursor}' is not one this connector wrote.", ex);
-            }
-        }
-    }
 }
