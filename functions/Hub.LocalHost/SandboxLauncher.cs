@@ -44,8 +44,27 @@ public sealed class SandboxLauncher : IAsyncDisposable
             var json = JObject.Parse(line);
             var shopify = (JObject)json["shopify"]!;
             var woo = (JObject)json["woocommerce"]!;
+            var youzan = (JObject)json["youzan"]!;
+            var tmall = (JObject)json["tmall"]!;
+            var hubspot = (JObject)json["hubspot"]!;
+            var zoho = (JObject)json["zoho"]!;
+            var fxiaoke = (JObject)json["fxiaoke"]!;
             var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
+                // Platform hosts point at the sandboxes (index 20+ appends to the built-in allow-lists).
+                ["Hub:Connectors:Youzan:ApiBaseUrl"] = youzan.Value<string>("apiBaseUrl")!,
+                ["Hub:Connectors:Tmall:GatewayUrl"] = tmall.Value<string>("gatewayUrl")!,
+                ["Hub:Connectors:HubSpot:ApiBaseUrl"] = hubspot.Value<string>("apiBaseUrl")!,
+                ["Hub:Connectors:ZohoCrm:ClientId"] = zoho.Value<string>("clientId")!,
+                ["Hub:Connectors:ZohoCrm:ClientSecret"] = zoho.Value<string>("clientSecret")!,
+                ["Hub:Connectors:ZohoCrm:AccountsServers:20"] = zoho.Value<string>("accountsServer")!,
+                ["Hub:Connectors:ZohoCrm:ApiDomainSuffixes:20"] = zoho.Value<string>("baseUrl") + "/api/",
+                ["Hub:Connectors:Fxiaoke:Hosts:20"] = fxiaoke.Value<string>("host")!,
+                ["Hub:Demo:Youzan:Json"] = youzan.ToString(Newtonsoft.Json.Formatting.None),
+                ["Hub:Demo:Tmall:Json"] = tmall.ToString(Newtonsoft.Json.Formatting.None),
+                ["Hub:Demo:HubSpot:Json"] = hubspot.ToString(Newtonsoft.Json.Formatting.None),
+                ["Hub:Demo:ZohoCrm:Json"] = zoho.ToString(Newtonsoft.Json.Formatting.None),
+                ["Hub:Demo:Fxiaoke:Json"] = fxiaoke.ToString(Newtonsoft.Json.Formatting.None),
                 ["Hub:Connectors:Shopify:AdminBaseUrl"] = shopify.Value<string>("adminBaseUrl")!,
                 ["Hub:Connectors:Shopify:ClientId"] = shopify.Value<string>("clientId")!,
                 ["Hub:Connectors:Shopify:ClientSecret"] = shopify.Value<string>("clientSecret")!,

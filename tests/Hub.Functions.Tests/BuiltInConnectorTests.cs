@@ -122,6 +122,8 @@ public sealed class DemoConnectionsTests
             values["Hub:Demo:WooCommerce:StoreUrl"] = "http://127.0.0.1:7181/stores/demo";
             values["Hub:Demo:WooCommerce:ConsumerKey"] = "ck_1";
             values["Hub:Demo:WooCommerce:ConsumerSecret"] = "cs_1";
+            values["Hub:Demo:Youzan:Json"] = """{"kdtId":"42","clientId":"c","clientSecret":"s"}""";
+            values["Hub:Demo:HubSpot:Json"] = """{"accessToken":"pat-demo"}""";
         });
         var demo = ActivatorUtilities.CreateInstance<DemoConnections>(h.Services);
 
@@ -136,5 +138,15 @@ public sealed class DemoConnectionsTests
         Assert.DoesNotContain("shpat_first", shopify.SecretsRef, StringComparison.Ordinal);
         var secrets = await h.Services.GetRequiredService<ISecretStore>().LoadAsync(shopify.SecretsRef, default);
         Assert.Equal("shpat_first", secrets.Value<string>("accessToken"));
+        Assert.Equal("youzan", (await h.Connections.GetAsync("demo-test", "demo-youzan", default))!.ConnectorId);
+        var crm = await h.Connections.GetAsync("demo-test", "demo-hubspot", default);
+        Assert.DoesNotContain("pat-demo", crm!.SettingsJson, StringComparison.Ordinal);
+
+        // The scheduler pulls the stores and leaves the CRM connection alone.
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        var tick = await h.TickAsync();
+        var pulled = tick.Messages(ScheduleSync.PullOutput).Select(m => m.Value<string>("connectionId")).ToHashSet();
+        Assert.Contains("demo-youzan", pulled);
+        Assert.DoesNotContain("demo-hubspot", pulled);
     }
 }

@@ -45,6 +45,11 @@ public sealed class ScheduleSync(
         await foreach (var connection in connections.ListActiveAsync(cancellationToken))
         {
             var connector = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
+            if (connector is null && services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not null)
+            {
+                continue; // a CRM connection: pushed to, never pulled
+            }
+
             if (connector is null)
             {
                 logger.LogWarning("Connection {Tenant}/{Connection} names connector '{Connector}', which this handler does not have", connection.PartitionKey, connection.RowKey, connection.ConnectorId);

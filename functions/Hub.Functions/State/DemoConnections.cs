@@ -29,7 +29,41 @@ public sealed class DemoConnections(IConfiguration configuration, ConnectionStor
             await UpsertAsync(tenant, "demo-woocommerce", "woocommerce", "Sandbox WooCommerce", new JObject { ["storeUrl"] = storeUrl },
                 new JObject { ["consumerKey"] = configuration["Hub:Demo:WooCommerce:ConsumerKey"], ["consumerSecret"] = configuration["Hub:Demo:WooCommerce:ConsumerSecret"] }, cancellationToken);
         }
+
+        if (Demo("Youzan") is { } youzan)
+        {
+            await UpsertAsync(tenant, "demo-youzan", "youzan", "Sandbox 有赞", new JObject { ["kdtId"] = youzan["kdtId"] },
+                new JObject { ["clientId"] = youzan["clientId"], ["clientSecret"] = youzan["clientSecret"] }, cancellationToken);
+        }
+
+        if (Demo("Tmall") is { } tmall)
+        {
+            await UpsertAsync(tenant, "demo-tmall", "tmall", "Sandbox 天猫", [],
+                new JObject { ["appKey"] = tmall["appKey"], ["appSecret"] = tmall["appSecret"], ["session"] = tmall["session"] }, cancellationToken);
+        }
+
+        // CRM connections are pushed to by the pipeline; the scheduler leaves them alone.
+        if (Demo("HubSpot") is { } hubspot)
+        {
+            await UpsertAsync(tenant, "demo-hubspot", "hubspot", "Sandbox HubSpot", [], new JObject { ["accessToken"] = hubspot["accessToken"] }, cancellationToken);
+        }
+
+        if (Demo("ZohoCrm") is { } zoho)
+        {
+            await UpsertAsync(tenant, "demo-zoho", "zoho-crm", "Sandbox Zoho CRM", new JObject { ["accountsServer"] = zoho["accountsServer"], ["apiDomain"] = zoho["apiDomain"] },
+                new JObject { ["accessToken"] = zoho["accessToken"], ["refreshToken"] = zoho["refreshToken"], ["expiresAt"] = clock.GetUtcNow().AddMinutes(55).ToString("O", System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken);
+        }
+
+        if (Demo("Fxiaoke") is { } fxiaoke)
+        {
+            await UpsertAsync(tenant, "demo-fxiaoke", "fxiaoke", "Sandbox 纷享销客", new JObject { ["host"] = fxiaoke["host"], ["currentOpenUserId"] = fxiaoke["currentOpenUserId"] },
+                new JObject { ["appId"] = fxiaoke["appId"], ["appSecret"] = fxiaoke["appSecret"], ["permanentCode"] = fxiaoke["permanentCode"] }, cancellationToken);
+        }
     }
+
+    /// <summary>A sandbox's connection data, passed by the local host as one JSON setting.</summary>
+    private JObject? Demo(string platform) =>
+        configuration[$"Hub:Demo:{platform}:Json"] is { Length: > 0 } json ? JObject.Parse(json) : null;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
