@@ -260,11 +260,12 @@ public sealed class FxiaokeConnector(
     private RateLimiter Pacer(Session session, string name) =>
         _pacers.GetOrAdd($"{session.Connection.TenantId}/{session.Connection.ConnectionId}/{name}", _ => new SlidingWindowRateLimiter(new SlidingWindowRateLimiterOptions
         {
-            // A segmented window frees a permit up to one segment early; one extra segment keeps it on the safe side
-            // of the platform's exact count.
+            // The platform counts arrivals in an exact window, and a permit is taken before the request travels: a
+            // segmented window frees permits up to a segment early and requests arrive late by their latency. A margin
+            // of a tenth of the window (at least half a second) keeps the Hub on the safe side of the count.
             PermitLimit = Options.CallsPerWindow,
-            Window = Options.Window + (Options.Window / 10),
-            SegmentsPerWindow = 11,
+            Window = Options.Window + TimeSpan.FromTicks(Math.Max(Options.Window.Ticks / 10, TimeSpan.FromMilliseconds(500).Ticks)),
+            SegmentsPerWindow = 10,
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }));
