@@ -32,7 +32,21 @@ public sealed record OAuthStart(Uri AuthorizeUrl, string Account);
 /// <param name="Query">The callback's query parameters, as received.</param>
 /// <param name="ExpectedState">The nonce issued by <see cref="IOAuthInstaller.BeginInstall"/>.</param>
 /// <param name="RedirectUri">The same callback URL sent at the start (some platforms require it again).</param>
-public sealed record OAuthCallback(IReadOnlyDictionary<string, string> Query, string ExpectedState, Uri RedirectUri);
+public sealed record OAuthCallback(IReadOnlyDictionary<string, string> Query, string ExpectedState, Uri RedirectUri)
+{
+    /// <summary>
+    /// Checks the callback's <c>state</c> against the nonce issued at the start, in constant time.
+    /// </summary>
+    /// <exception cref="ConnectorValidationException">The state is missing or is not this install's.</exception>
+    public void VerifyState(string platform)
+    {
+        if (!Query.TryGetValue("state", out var state) ||
+            !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(state), System.Text.Encoding.UTF8.GetBytes(ExpectedState)))
+        {
+            throw new ConnectorValidationException($"The {platform} callback's state does not match this install; start the install again.");
+        }
+    }
+}
 
 /// <param name="Account">The account the tokens are for.</param>
 /// <param name="Secrets">Tokens to store encrypted (access, refresh, expiry, granted scopes).</param>

@@ -270,28 +270,9 @@ public sealed class FxiaokeConnector(
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }));
 
-    private static async Task<JObject> SendAsync(Func<string, JObject, Task<IApiResponse<JObject>>> call, string host, JObject body)
-    {
-        IApiResponse<JObject> response;
-        try
-        {
-            response = await call(host, body).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ConnectorHttp.IsTransport(ex) || ex is TaskCanceledException)
-        {
-            throw new ConnectorTransientException($"Fxiaoke could not be reached: {ex.Message}", inner: ex);
-        }
-
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode || response.Content is null)
-            {
-                throw new ConnectorTransientException($"Fxiaoke answered HTTP {response.Status()}.");
-            }
-
-            return response.Content;
-        }
-    }
+    // Fxiaoke answers every outcome in HTTP 200 with errorCode; anything that is not JSON is a transport problem.
+    private static Task<JObject> SendAsync(Func<string, JObject, Task<IApiResponse<JObject>>> call, string host, JObject body) =>
+        ConnectorHttp.ReadJsonAsync(() => call(host, body), "Fxiaoke");
 
     /// <summary>The cached corpAccessToken, or a new one (single-flight; the token endpoint allows ten calls a minute).</summary>
     private async Task<Session> SessionAsync(ConnectionContext connection, Usage usage, bool force, CancellationToken ct)

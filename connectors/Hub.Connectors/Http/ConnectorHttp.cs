@@ -137,6 +137,29 @@ public static class ConnectorHttp
         }
     }
 
+    /// <summary>
+    /// Sends a call to a platform that answers errors inside its JSON body (Youzan, TOP, Fxiaoke) and returns that body.
+    /// A transport failure or an answer that is not JSON is a transient error naming <paramref name="what"/>.
+    /// </summary>
+    public static async Task<Newtonsoft.Json.Linq.JObject> ReadJsonAsync(Func<Task<IApiResponse<Newtonsoft.Json.Linq.JObject>>> call, string what)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        IApiResponse<Newtonsoft.Json.Linq.JObject> response;
+        try
+        {
+            response = await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTransport(ex) || ex is TaskCanceledException { CancellationToken.IsCancellationRequested: false })
+        {
+            throw new ConnectorTransientException($"{what} could not be reached: {ex.Message}", inner: ex);
+        }
+
+        using (response)
+        {
+            return response.Json() ?? throw new ConnectorTransientException($"{what} answered HTTP {response.Status()} without JSON.");
+        }
+    }
+
     /// <summary>Failures of the transport or the resilience pipeline itself: the platform was not reached (or did not answer).</summary>
     public static bool IsTransport(Exception exception) =>
         exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or ApiException;

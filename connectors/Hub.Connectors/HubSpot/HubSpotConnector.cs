@@ -286,11 +286,7 @@ public sealed class HubSpotConnector(
     public async Task<OAuthGrant> CompleteInstallAsync(OAuthCallback callback, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        if (!callback.Query.TryGetValue("state", out var state) ||
-            !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(state), System.Text.Encoding.UTF8.GetBytes(callback.ExpectedState)))
-        {
-            throw new ConnectorValidationException("The HubSpot callback's state does not match this install; start again.");
-        }
+        callback.VerifyState("HubSpot");
 
         if (callback.Query.TryGetValue("error", out var error))
         {

@@ -69,11 +69,7 @@ public sealed partial class ShopifyAuth(IShopifyOAuthApi api, IOptions<ShopifyOp
         var q = callback.Query;
         string Get(string key) => q.TryGetValue(key, out var v) && !string.IsNullOrEmpty(v) ? v : throw new ConnectorValidationException($"The Shopify callback has no '{key}'.");
         var shop = NormalizeShop(Get("shop"));
-        var state = Get("state");
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(callback.ExpectedState)))
-        {
-            throw new ConnectorValidationException("The Shopify callback's state does not match this install; start the install again.");
-        }
+        callback.VerifyState("Shopify");
 
         if (!VerifyCallbackHmac(q, Options.ClientSecret) && !VerifyCallbackHmac(q, Options.PreviousClientSecret))
         {

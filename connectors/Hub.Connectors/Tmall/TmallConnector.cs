@@ -171,21 +171,7 @@ public sealed partial class TmallConnector(ITmallApi api, IOptions<TmallOptions>
                 ["sign_method"] = Options.SignMethod,
             };
             form["sign"] = TopSigner.Sign(form, appSecret, Options.SignMethod);
-            IApiResponse<JObject> response;
-            try
-            {
-                response = await api.CallAsync(Options.GatewayUrl, form, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
-            {
-                throw new ConnectorTransientException($"The TOP gateway could not be reached: {ex.Message}", inner: ex);
-            }
-
-            JObject json;
-            using (response)
-            {
-                json = response.Json() ?? throw new ConnectorTransientException($"The TOP gateway answered HTTP {response.Status()} without JSON.");
-            }
+            var json = await ConnectorHttp.ReadJsonAsync(() => api.CallAsync(Options.GatewayUrl, form, ct), "The TOP gateway").ConfigureAwait(false);
 
             if (json["error_response"] is not JObject error)
             {

@@ -207,21 +207,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
         for (var attempt = 1; ; attempt++)
         {
             var token = await TokenAsync(connection, force: false, ct).ConfigureAwait(false);
-            IApiResponse<JObject> response;
-            try
-            {
-                response = await api.CallAsync(Options.ApiBaseUrl, name, version, token, body, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
-            {
-                throw new ConnectorTransientException($"Youzan could not be reached: {ex.Message}", inner: ex);
-            }
-
-            JObject json;
-            using (response)
-            {
-                json = response.Json() ?? throw new ConnectorTransientException($"Youzan answered HTTP {response.Status()} without JSON.");
-            }
+            var json = await ConnectorHttp.ReadJsonAsync(() => api.CallAsync(Options.ApiBaseUrl, name, version, token, body, ct), "Youzan").ConfigureAwait(false);
 
             var (code, message) = Error(json);
             if (code is null)
@@ -298,21 +284,7 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
             var body = current.Value<string>("refreshToken") is { Length: > 0 } refresh
                 ? new JObject { ["client_id"] = current.Value<string>("clientId"), ["client_secret"] = current.Value<string>("clientSecret"), ["authorize_type"] = "refresh_token", ["refresh_token"] = refresh }
                 : new JObject { ["client_id"] = current.Value<string>("clientId"), ["client_secret"] = current.Value<string>("clientSecret"), ["authorize_type"] = "silent", ["grant_id"] = KdtId(connection), ["refresh"] = force };
-            IApiResponse<JObject> response;
-            try
-            {
-                response = await api.TokenAsync(Options.ApiBaseUrl, body, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
-            {
-                throw new ConnectorTransientException($"Youzan's token endpoint could not be reached: {ex.Message}", inner: ex);
-            }
-
-            JObject json;
-            using (response)
-            {
-                json = response.Json() ?? throw new ConnectorTransientException("Youzan's token endpoint answered without JSON.");
-            }
+            var json = await ConnectorHttp.ReadJsonAsync(() => api.TokenAsync(Options.ApiBaseUrl, body, ct), "Youzan's token endpoint").ConfigureAwait(false);
 
             if (json.Value<bool?>("success") != true || json["data"]?.Value<string>("access_token") is not { } token)
             {
@@ -353,36 +325,17 @@ public sealed partial class YouzanConnector(IYouzanApi api, IOptions<YouzanOptio
     public async Task<OAuthGrant> CompleteInstallAsync(OAuthCallback callback, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        if (!callback.Query.TryGetValue("state", out var state) ||
-            !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(state), System.Text.Encoding.UTF8.GetBytes(callback.ExpectedState)))
-        {
-            throw new ConnectorValidationException("The Youzan callback's state does not match this install; start again.");
-        }
+        callback.VerifyState("Youzan");
 
         var code = callback.Query.GetValueOrDefault("code") ?? throw new ConnectorValidationException("The Youzan callback has no code.");
-        IApiResponse<JObject> response;
-        try
+        var json = await ConnectorHttp.ReadJsonAsync(() => api.TokenAsync(Options.ApiBaseUrl, new JObject
         {
-            response = await api.TokenAsync(Options.ApiBaseUrl, new JObject
-            {
-                ["client_id"] = Options.ClientId,
-                ["client_secret"] = Options.ClientSecret,
-                ["authorize_type"] = "authorization_code",
-                ["code"] = code,
-                ["redirect_uri"] = callback.RedirectUri.ToString(),
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ConnectorHttp.IsTransport(ex))
-        {
-            throw new ConnectorTransientException($"Youzan's token endpoint could not be reached: {ex.Message}", inner: ex);
-        }
-
-        JObject json;
-        using (response)
-        {
-            json = response.Json() ?? throw new ConnectorTransientException("Youzan's token endpoint answered without JSON.");
-        }
-
+            ["client_id"] = Options.ClientId,
+            ["client_secret"] = Options.ClientSecret,
+            ["authorize_type"] = "authorization_code",
+            ["code"] = code,
+            ["redirect_uri"] = callback.RedirectUri.ToString(),
+        }, cancellationToken), "Youzan's token endpoint").ConfigureAwait(false);
         if (json.Value<bool?>("success") != true || json["data"] is not JObject data || data.Value<string>("access_token") is null)
         {
             throw new ConnectorValidationException($"Youzan refused the authorisation code ({json.Value<string>("code")}: {json.Value<string>("message")}).") { PlatformCode = json.Value<string>("code") };

@@ -467,10 +467,7 @@ public sealed class ZohoCrmConnector(
     {
         ArgumentNullException.ThrowIfNull(callback);
         var q = callback.Query;
-        if (!q.TryGetValue("state", out var state) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(callback.ExpectedState)))
-        {
-            throw new ConnectorValidationException("The Zoho callback's state does not match this install; start again.");
-        }
+        callback.VerifyState("Zoho");
 
         if (q.TryGetValue("error", out var error))
         {
