@@ -15,10 +15,16 @@ var token = toLower(uniqueString(subscription().id, resourceGroup().id, environm
 // send: a serviceBus output writes it (Azure Service Bus Data Sender on the queue).
 var serviceBusQueues = [
   { name: 'pull', receive: true, send: true }
+  { name: 'resolve', receive: true, send: true }
+  { name: 'push', receive: true, send: true }
 ]
 
+// Storage queues (HubStorage): ingest is sent by ReceiveWebhook itself (a forwarded HTTP function has no output
+// binding; ADR 0011) and read by IngestEvent's queueTrigger.
+var storageQueues = ['ingest', 'ingest-poison']
+
 // Tables the handler uses (HubStorage); created here so the first run needs no create permission race.
-var hubTables = ['Connections', 'Cursors', 'Runs']
+var hubTables = ['Connections', 'Cursors', 'Runs', 'Members', 'Orders', 'Identities', 'Profiles', 'Ledger', 'Failures', 'Pending', 'Inbox', 'Compliance']
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -43,6 +49,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     tables: hubTables
+    queues: storageQueues
     deploymentContainer: 'app-package'
     principalId: identity.outputs.principalId
     operatorPrincipalId: operatorPrincipalId
@@ -83,6 +90,7 @@ module functionApp 'modules/functionapp.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tableServiceUri: storage.outputs.tableServiceUri
+    queueServiceUri: storage.outputs.queueServiceUri
     serviceBusFqdn: serviceBus.outputs.fullyQualifiedNamespace
     keyVaultUri: keyVault.outputs.uri
     appInsightsConnectionString: monitoring.outputs.connectionString

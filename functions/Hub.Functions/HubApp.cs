@@ -44,6 +44,8 @@ public static class HubApp
         var app = builder.Build();
         app.MapCustomHandler();
         app.MapRunsApi();
+        app.MapReceiveWebhook();
+        app.MapPipelineApi();
         return app;
     }
 
@@ -90,8 +92,24 @@ public static class HubApp
             services.AddSingleton<ISecretStore, DataProtectionSecretStore>();
         }
 
-        services.AddKeyedSingleton<IFunction, ScheduleSync>(ScheduleSync.Name);
+        services.AddSingleton<RecordStore>();
+        services.AddSingleton<ProfileGraph>();
+        services.AddSingleton<PushStore>();
+        services.AddSingleton<InboxStore>();
+        services.AddSingleton<ComplianceLog>();
+        services.AddSingleton<RulesProvider>();
+        services.AddSingleton<ConnectionContexts>();
+        services.AddSingleton<PushPlanner>();
+        services.AddSingleton<IngestQueue>();
+
+        services.AddSingleton<ScheduleSync>();
+        services.AddKeyedSingleton<IFunction>(ScheduleSync.Name, (sp, _) => sp.GetRequiredService<ScheduleSync>());
         services.AddKeyedSingleton<IFunction, PullStream>(PullStream.Name);
+        services.AddKeyedSingleton<IFunction, ResolveProfiles>(ResolveProfiles.Name);
+        services.AddKeyedSingleton<IFunction, PushCrm>(PushCrm.Name);
+        services.AddKeyedSingleton<IFunction, IngestEvent>(IngestEvent.Name);
+        services.AddKeyedSingleton<IFunction, Reconcile>(Reconcile.Name);
+        services.AddKeyedSingleton<IFunction, ReplayFailures>(ReplayFailures.Name);
 
         services.AddHubConnectors(configuration);
         LoadPlugins(services, configuration);

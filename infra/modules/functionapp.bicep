@@ -10,6 +10,7 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerUrl string
 param tableServiceUri string
+param queueServiceUri string
 param serviceBusFqdn string
 param keyVaultUri string
 param appInsightsConnectionString string
@@ -83,10 +84,16 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The handler (Hub.Functions): state tables and secrets with Azure.Identity.
     AZURE_CLIENT_ID: identityClientId
     HubStorage__tableServiceUri: tableServiceUri
+    // IngestEvent's queueTrigger (connection HubStorage) and ReceiveWebhook's sends, with the managed identity.
+    HubStorage__queueServiceUri: queueServiceUri
+    HubStorage__credential: 'managedidentity'
+    HubStorage__clientId: identityClientId
     Hub__Secrets__KeyVaultUri: keyVaultUri
     Hub__Sync__MaxDeliveryCount: '10'
     // %ScheduleSyncCron% in ScheduleSync/function.json.
     ScheduleSyncCron: '0 */1 * * * *'
+    // %ReconcileCron% in Reconcile/function.json: hourly re-reads of recent windows.
+    ReconcileCron: '0 5 * * * *'
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   }

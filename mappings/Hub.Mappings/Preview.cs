@@ -21,7 +21,11 @@ public sealed record PreviewRequest(
     string? Crm = null,
     string? Module = null,
     string? Region = null,
-    IReadOnlyDictionary<string, string>? Ledger = null);
+    IReadOnlyDictionary<string, string>? Ledger = null)
+{
+    /// <summary>Record key (<c>m:</c>/<c>o:</c> + source key) → the profile it belongs to now, so a dry run names stored profiles.</summary>
+    public IReadOnlyDictionary<string, string>? Previous { get; init; }
+}
 
 public sealed record PreviewRecord(int Index, JObject Canonical, IReadOnlyList<MappingIssue> Issues, bool Valid);
 
@@ -93,7 +97,7 @@ public static class Preview
             }
         }
 
-        var batch = new ProfileEngine(rules).Build(members, orders, now);
+        var batch = new ProfileEngine(rules).Build(members, orders, now, request.Previous);
         var profiles = batch.Profiles.Select(p => p.View()).ToList();
         var payloads = new List<PreviewPayload>();
         if (request.Crm is not null && request.Module is not null)

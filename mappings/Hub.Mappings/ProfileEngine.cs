@@ -14,6 +14,9 @@ public sealed class ProfileEngine(RuleSet rules)
 
     public RuleSet Rules => rules;
 
+    /// <summary>The resolver, for the match keys of single records (the stored identity graph indexes them).</summary>
+    public IdentityResolver Resolver => _resolver;
+
     public ProfileBatch Build(IReadOnlyCollection<Member> members, IReadOnlyCollection<Order> orders, DateTimeOffset now, IReadOnlyDictionary<string, string>? previousAssignments = null)
     {
         var resolution = _resolver.Resolve(members, orders, previousAssignments);

@@ -48,20 +48,37 @@ public class InfraTests
     }
 
     [Fact]
+    public void Templates_CreateEveryTableTheHandlerUses()
+    {
+        // The handler's table names are the string constants of HubTables (the SystemPartition constant aside).
+        var source = File.ReadAllText(Path.Combine(Repo.Root, "functions", "Hub.Functions", "State", "HubTables.cs"));
+        var handler = System.Text.RegularExpressions.Regex.Matches(source, "public const string (\\w+) = \"(\\w+)\";")
+            .Where(m => m.Groups[1].Value != "SystemPartition").Select(m => m.Groups[2].Value).Order(StringComparer.Ordinal).ToList();
+        var resources = Compiled.Value.Descendants().OfType<JObject>()
+            .First(o => o.Value<string>("type") == "Microsoft.Resources/deployments" && o.Value<string>("name") == "hub-resources")["properties"]!["template"]!;
+        var created = (resources["variables"]!["hubTables"] as JArray)!.Select(t => (string)t!).Order(StringComparer.Ordinal).ToList();
+
+        Assert.True(handler.Count >= 12, "HubTables.cs constants not found");
+        Assert.Equal(handler, created);
+    }
+
+    [Fact]
     public void Templates_MissingQueueOrSetting_IsReported()
     {
         var ingest = JObject.Parse("""
             {"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"m","queueName":"ingest","connection":"ServiceBusConnection"},
-                         {"type":"serviceBus","direction":"out","name":"o","queueName":"resolve","connection":"OtherBus"},
-                         {"type":"timerTrigger","direction":"in","name":"t","schedule":"%ReconcileCron%"}]}
+                         {"type":"serviceBus","direction":"out","name":"o","queueName":"enrich","connection":"OtherBus"},
+                         {"type":"queue","direction":"out","name":"q","queueName":"audit","connection":"OtherStorage"},
+                         {"type":"timerTrigger","direction":"in","name":"t","schedule":"%ArchiveCron%"}]}
             """);
 
         var problems = BindingCoverage.Check([("IngestEvent", ingest)], Compiled.Value);
 
         Assert.Contains(problems, p => p.Contains("'ingest'", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.Contains("'resolve'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("'enrich'", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("OtherBus__fullyQualifiedNamespace", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.Contains("ReconcileCron", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("OtherStorage__queueServiceUri", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("ArchiveCron", StringComparison.Ordinal));
     }
 
     [Fact]

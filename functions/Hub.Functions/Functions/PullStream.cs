@@ -3,7 +3,6 @@ using Hub.Functions.Hosting;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
 using Microsoft.Extensions.Options;
-using Newtonsoft.Json.Linq;
 
 namespace Hub.Functions.Functions;
 
@@ -18,7 +17,9 @@ public sealed class PullStream(
     ConnectionStore connections,
     CursorStore cursors,
     RunStore runs,
-    ISecretStore secrets,
+    ConnectionContexts contexts,
+    RecordStore records,
+    RulesProvider rules,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -26,6 +27,7 @@ public sealed class PullStream(
 {
     public const string Name = nameof(PullStream);
     public const string NextOutput = "next";
+    public const string ResolveOutput = "resolve";
 
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -92,15 +94,8 @@ public sealed class PullStream(
             return result;
         }
 
-        var context = new ConnectionContext(tenant, connection.RowKey, connection.ConnectorId, await MergeSettingsAsync(connection, cancellationToken))
-        {
-            // A refreshed OAuth token is stored at once: the old refresh token no longer works (Shopify rotates it).
-            SaveSecretsAsync = async (fresh, ct) =>
-            {
-                var reference = await secrets.SaveAsync(tenant, connection.RowKey, fresh, ct);
-                await connections.UpdateSecretsRefAsync(tenant, connection.RowKey, reference, ct);
-            },
-        };
+        // A refreshed OAuth token is stored at once: the old refresh token no longer works (Shopify rotates it).
+        var context = await contexts.ForAsync(connection, cancellationToken);
         var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
         var windowEnd = cursor.WindowEnd ?? now;
         PullPage page;
@@ -139,6 +134,13 @@ public sealed class PullStream(
             return result;
         }
 
+        // Store the records before the cursor moves: a crash in between re-reads the page, and storing is idempotent.
+        var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, rules.Current, context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken);
+        foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve))
+        {
+            result.Send(ResolveOutput, resolve);
+        }
+
         cursor.Seq = message.Seq + 1;
         cursor.PageCursor = page.HasMore ? page.NextCursor : null;
         cursor.LastProgressAt = clock.GetUtcNow();
@@ -149,10 +151,18 @@ public sealed class PullStream(
 
         run.Pages++;
         run.Records += page.Records.Count;
-        if (page.Warnings.Count > 0)
+        run.Stored += ingest.Stored;
+        run.Invalid += ingest.InvalidCount;
+        if (cursor.MaxSeen is { } seen && windowEnd > windowStart)
+        {
+            run.Progress = Math.Clamp((seen - windowStart) / (windowEnd - windowStart), run.Progress ?? 0, 1);
+        }
+
+        var warnings = page.Warnings.Concat(ingest.Invalid.Take(5)).ToList();
+        if (warnings.Count > 0)
         {
             var known = (run.Warnings ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            run.Warnings = string.Join('\n', known.Concat(page.Warnings).Distinct(StringComparer.Ordinal).Take(20));
+            run.Warnings = string.Join('\n', known.Concat(warnings).Distinct(StringComparer.Ordinal).Take(20));
         }
 
         run.Error = null;
@@ -163,6 +173,7 @@ public sealed class PullStream(
             cursor.Bookmark = maxSeen is null ? windowStart : (maxSeen < windowEnd ? maxSeen : windowEnd);
             cursor.LastSuccessAt = cursor.LastProgressAt;
             run.Status = RunStatus.Succeeded;
+            run.Progress = 1;
             run.FinishedAt = cursor.LastProgressAt;
         }
 
@@ -202,16 +213,8 @@ public sealed class PullStream(
         await runs.UpsertAsync(run, ct);
     }
 
-    private async Task<JObject> MergeSettingsAsync(ConnectionEntity connection, CancellationToken ct)
-    {
-        var settings = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson);
-        if (!string.IsNullOrEmpty(connection.SecretsRef))
-        {
-            settings["secrets"] = await secrets.LoadAsync(connection.SecretsRef, ct);
-        }
-
-        return settings;
-    }
+    /// <summary>The source rules' entity of a stream: <c>orders</c> hold orders, every other stream members.</summary>
+    internal static string EntityOf(string stream) => stream == "orders" ? "order" : "member";
 
     private static void ValidateMessage(PullMessage message)
     {

@@ -17,6 +17,7 @@ public sealed class ScheduleSync(
     ConnectionStore connections,
     CursorStore cursors,
     RunStore runs,
+    PushStore push,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -24,6 +25,7 @@ public sealed class ScheduleSync(
 {
     public const string Name = nameof(ScheduleSync);
     public const string PullOutput = "pull";
+    public const string PushOutput = "push";
 
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -47,7 +49,16 @@ public sealed class ScheduleSync(
             var connector = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
             if (connector is null && services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not null)
             {
-                continue; // a CRM connection: pushed to, never pulled
+                // A CRM connection: pushed to, never pulled. Nudge its outbox if records wait (back-off expired, resumed).
+                foreach (var (crm, module) in await push.DueTargetsAsync(connection.PartitionKey, now, cancellationToken))
+                {
+                    if (crm == connection.RowKey)
+                    {
+                        result.Send(PushOutput, new PushMessage(connection.PartitionKey, crm, module));
+                    }
+                }
+
+                continue;
             }
 
             if (connector is null)
@@ -82,7 +93,8 @@ public sealed class ScheduleSync(
     }
 
     /// <summary>Starts a run for a due stream, or resumes a stuck one. Returns the pull to send, or null.</summary>
-    internal async Task<PullMessage?> ScheduleStreamAsync(ConnectionEntity connection, StreamInfo stream, DateTimeOffset now, CancellationToken ct)
+    /// <param name="reconcileFrom">For Reconcile: start a run now whatever the schedule, reading from this time (or the bookmark if earlier).</param>
+    internal async Task<PullMessage?> ScheduleStreamAsync(ConnectionEntity connection, StreamInfo stream, DateTimeOffset now, CancellationToken ct, DateTimeOffset? reconcileFrom = null)
     {
         var tenant = connection.PartitionKey;
         for (var attempt = 0; attempt < 3; attempt++)
@@ -112,9 +124,14 @@ public sealed class ScheduleSync(
                 }
             }
 
-            if (cursor.NextDueAt is { } nextDue && nextDue > now)
+            if (reconcileFrom is null && cursor.NextDueAt is { } nextDue && nextDue > now)
             {
                 return null;
+            }
+
+            if (reconcileFrom is not null && cursor.Bookmark is null)
+            {
+                return null; // never read yet: the scheduler's first run is the backfill
             }
 
             var interval = connection.IntervalMinutes is > 0 ? TimeSpan.FromMinutes(connection.IntervalMinutes.Value) : stream.DefaultInterval;
@@ -123,9 +140,14 @@ public sealed class ScheduleSync(
             cursor.Seq = 0;
             cursor.PageCursor = null;
             cursor.MaxSeen = null;
-            cursor.WindowStart = cursor.Bookmark ?? connection.BackfillStart ?? now - options.Value.DefaultLookback;
+            cursor.WindowStart = reconcileFrom is { } from
+                ? (cursor.Bookmark is { } b && b < from ? b : from)
+                : cursor.Bookmark ?? connection.BackfillStart ?? now - options.Value.DefaultLookback;
             cursor.WindowEnd = now;
-            cursor.NextDueAt = now + interval;
+            if (reconcileFrom is null)
+            {
+                cursor.NextDueAt = now + interval;
+            }
             cursor.LastProgressAt = now;
             if (!await cursors.TryWriteAsync(cursor, ct))
             {
@@ -137,7 +159,7 @@ public sealed class ScheduleSync(
                 PartitionKey = tenant,
                 RowKey = runId,
                 Kind = "pull",
-                Trigger = "schedule",
+                Trigger = reconcileFrom is null ? "schedule" : "reconcile",
                 ConnectionId = connection.RowKey,
                 Stream = stream.Name,
                 Status = RunStatus.Queued,

@@ -83,7 +83,7 @@ public sealed class RunEntity : ITableEntity
     public DateTimeOffset? Timestamp { get; set; }
     public ETag ETag { get; set; }
 
-    /// <summary><c>pull</c> or <c>schedule</c>.</summary>
+    /// <summary><c>pull</c>, <c>push</c> or <c>schedule</c>.</summary>
     public string Kind { get; set; } = "";
 
     /// <summary>What started it: <c>schedule</c>, <c>manual</c>, <c>reconcile</c>, <c>timer</c>.</summary>
@@ -107,6 +107,22 @@ public sealed class RunEntity : ITableEntity
 
     /// <summary>What the connector said the merchant should know (missing scope, redacted data), one per line.</summary>
     public string? Warnings { get; set; }
+
+    /// <summary>For pushes: what the CRM did with the records, and what it cost.</summary>
+    public int Created { get; set; }
+    public int Updated { get; set; }
+    public int Unchanged { get; set; }
+    public int Rejected { get; set; }
+    public int Retried { get; set; }
+    public int Calls { get; set; }
+    public int Credits { get; set; }
+
+    /// <summary>For pulls: records the source rules refused, and records stored because they were new or newer.</summary>
+    public int Invalid { get; set; }
+    public long Stored { get; set; }
+
+    /// <summary>For backfills: how far the window is read (0-1), from the newest vendor time seen.</summary>
+    public double? Progress { get; set; }
 
     /// <summary>For scheduler ticks: streams found due, and pull messages sent.</summary>
     public int DueStreams { get; set; }

@@ -12,6 +12,18 @@ public sealed class HubTables(TableServiceClient service, string prefix = "")
     public const string Connections = "Connections";
     public const string Cursors = "Cursors";
     public const string Runs = "Runs";
+    public const string Members = "Members";
+    public const string Orders = "Orders";
+    public const string Identities = "Identities";
+    public const string Profiles = "Profiles";
+    public const string Ledger = "Ledger";
+    public const string Failures = "Failures";
+    public const string Pending = "Pending";
+    public const string Inbox = "Inbox";
+    public const string Compliance = "Compliance";
+
+    /// <summary>Every table the handler uses (infra creates them; a test keeps the two lists equal).</summary>
+    public static readonly IReadOnlyList<string> All = [Connections, Cursors, Runs, Members, Orders, Identities, Profiles, Ledger, Failures, Pending, Inbox, Compliance];
 
     /// <summary>Partition for rows that belong to the Hub itself, not to a tenant (scheduler ticks).</summary>
     public const string SystemPartition = "_system";

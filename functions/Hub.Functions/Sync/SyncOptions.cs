@@ -20,4 +20,22 @@ public sealed class SyncOptions
 
     /// <summary>How long the scheduler's own tick rows are kept (tenants' sync runs are not pruned by this).</summary>
     public TimeSpan TickRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Pushes of one record that failed transiently (after the connector's own retries) before it is recorded in Failures.</summary>
+    public int PushMaxAttempts { get; set; } = 5;
+
+    /// <summary>First back-off of a transient push failure; it doubles with every attempt.</summary>
+    public TimeSpan PushRetryBase { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one PushCrm invocation drains before handing over to a fresh message (below the function timeout).</summary>
+    public TimeSpan PushBudget { get; set; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>Reconcile re-reads this much of every stream's recent past, so a missed webhook is caught.</summary>
+    public TimeSpan ReconcileWindow { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>An Inbox event not ingested after this long is sent to <c>ingest</c> again by Reconcile.</summary>
+    public TimeSpan InboxRedriveAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Largest webhook body accepted (platforms send far less; Shopify's largest orders are a few hundred KiB).</summary>
+    public int MaxWebhookBytes { get; set; } = 1024 * 1024;
 }

@@ -157,6 +157,14 @@ public sealed class IdentityResolver(IdentityRules rules)
         return new Resolution(profiles, assignments, mergedInto, refused);
     }
 
+    /// <summary>The match keys a member would join on (blocked, masked and never-match values left out).</summary>
+    public IReadOnlyList<string> KeysOf(Member member) =>
+        MatchKeys(new Record("m:" + member.Source.Key, member.Source, member.Email, member.Phone, member.Identifiers, member, null), []).Select(k => k.Key).ToList();
+
+    /// <summary>The match keys an order's buyer would join on.</summary>
+    public IReadOnlyList<string> KeysOf(Order order) =>
+        MatchKeys(new Record("o:" + order.Source.Key, order.Source, order.Email, order.Phone, order.Identifiers, null, order), []).Select(k => k.Key).ToList();
+
     private static string NewId(string firstRecordKey) =>
         "p-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(firstRecordKey)).AsSpan(0, 10));
 

@@ -1,0 +1,273 @@
+using System.Collections.Concurrent;
+using Azure.Data.Tables;
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Hub.Mappings.Rules;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// <c>push</c> trigger. Drains the Pending outbox of one CRM connection and module under a lease (one drainer at a
+/// time, so batches fill to the CRM's maximum): each profile's payload is computed afresh from its stored view and
+/// compared with the Ledger, and the changed ones are written in batches of the CRM's size, up to its concurrency.
+/// Per record: created/updated → Ledger (CRM id binding + payload hash) and any open failure closed; rejected → Failures
+/// with the CRM's own code and message and the payload; transient → retried with doubling back-off, then Failures.
+/// Idempotent: the outbox rows say what to do, and a redelivered message finds them done.
+/// </summary>
+public sealed class PushCrm(
+    ConnectionStore connections,
+    ConnectionContexts contexts,
+    PushStore push,
+    PushPlanner planner,
+    ProfileGraph graph,
+    RunStore runs,
+    IServiceProvider services,
+    TimeProvider clock,
+    IOptions<SyncOptions> options,
+    ILogger<PushCrm> logger) : IFunction
+{
+    public const string Name = nameof(PushCrm);
+    public const string NextOutput = "next";
+
+    public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var message = invocation.Read<PushMessage>("message");
+        if (string.IsNullOrEmpty(message.TenantId) || string.IsNullOrEmpty(message.ConnectionId) || string.IsNullOrEmpty(message.Module))
+        {
+            throw new InvocationDecodingException("A push message needs tenantId, connectionId and module.");
+        }
+
+        var result = new InvocationResult();
+        var tenant = message.TenantId;
+        var connection = await connections.GetAsync(tenant, message.ConnectionId, cancellationToken);
+        if (connection is null || connection.Status != ConnectionStatus.Active || services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not { } connector)
+        {
+            result.Logs.Add($"Push for {message.ConnectionId}: the connection is gone, paused or not a CRM; its outbox waits.");
+            return result;
+        }
+
+        var target = planner.TargetsOf(connection, connector).FirstOrDefault(t => t.Module == message.Module);
+        if (target is null)
+        {
+            result.Logs.Add($"Push for {message.ConnectionId}: no target rule for module {message.Module}.");
+            return result;
+        }
+
+        var owner = invocation.InvocationId ?? Guid.NewGuid().ToString("N");
+        var leaseFor = options.Value.PushBudget + TimeSpan.FromMinutes(1);
+        var lease = await push.TryLeaseAsync(tenant, connection.RowKey, message.Module, owner, clock.GetUtcNow(), leaseFor, cancellationToken);
+        if (lease is null)
+        {
+            result.Logs.Add($"Push for {message.ConnectionId}/{message.Module}: another invocation is draining.");
+            return result;
+        }
+
+        var context = await contexts.ForAsync(connection, cancellationToken);
+        var started = clock.GetUtcNow();
+        var run = new RunEntity
+        {
+            PartitionKey = tenant,
+            RowKey = runs.NewRunId(),
+            Kind = "push",
+            Trigger = "push",
+            ConnectionId = connection.RowKey,
+            Stream = message.Module,
+            Status = RunStatus.Running,
+            StartedAt = started,
+            UpdatedAt = started,
+            Attempts = 1,
+            LastDeliveryCount = invocation.DeliveryCount,
+        };
+        var handedOver = false;
+        try
+        {
+            var limits = connector.Limits;
+            var take = Math.Clamp(limits.MaxBatchSize * Math.Max(1, limits.MaxConcurrency), 1, 1000);
+            while (true)
+            {
+                var due = await push.DueAsync(tenant, connection.RowKey, message.Module, take, clock.GetUtcNow(), cancellationToken);
+                if (due.Count == 0)
+                {
+                    break;
+                }
+
+                await DrainAsync(target, context, due, run, cancellationToken);
+                if (clock.GetUtcNow() - started > options.Value.PushBudget)
+                {
+                    result.Send(NextOutput, message); // hand over to a fresh invocation, well within the function timeout
+                    handedOver = true;
+                    break;
+                }
+
+                if (!await push.RenewLeaseAsync(lease, clock.GetUtcNow() + leaseFor, cancellationToken))
+                {
+                    break; // the lease expired and someone else took over
+                }
+            }
+        }
+        finally
+        {
+            await push.ReleaseLeaseAsync(lease, CancellationToken.None);
+            if (run.Records > 0 || run.Rejected > 0 || run.Unchanged > 0)
+            {
+                run.Status = RunStatus.Succeeded;
+                run.FinishedAt = run.UpdatedAt = clock.GetUtcNow();
+                await runs.UpsertAsync(run, CancellationToken.None);
+            }
+        }
+
+        // A row added after the last look but before the release found the lease taken: look once more.
+        if (!handedOver && (await push.DueAsync(tenant, connection.RowKey, message.Module, 1, clock.GetUtcNow(), cancellationToken)).Count > 0)
+        {
+            result.Send(NextOutput, message);
+        }
+
+        result.Logs.Add($"Push {connection.RowKey}/{message.Module}: {run.Created} created, {run.Updated} updated, {run.Unchanged} unchanged, {run.Rejected} rejected, {run.Retried} to retry, {run.Calls} call(s).");
+        logger.LogInformation("Pushed {Tenant}/{Connection}/{Module}: {Created} created, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected, {Retried} retried, {Calls} calls",
+            tenant, connection.RowKey, message.Module, run.Created, run.Updated, run.Unchanged, run.Rejected, run.Retried, run.Calls);
+        return result;
+    }
+
+    private async Task DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> due, RunEntity run, CancellationToken ct)
+    {
+        var tenant = run.PartitionKey;
+        var now = clock.GetUtcNow();
+        var ids = due.Select(r => PushStore.ProfileOf(r.RowKey)).ToList();
+        var views = await graph.ViewsAsync(tenant, ids, ct);
+        var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
+        var evalContext = new EvalContext(now);
+        var send = new List<(TableEntity Pending, CrmRecord Record, TargetPayload Payload)>();
+        foreach (var pending in due)
+        {
+            var id = PushStore.ProfileOf(pending.RowKey);
+            if (!views.TryGetValue(id, out var view))
+            {
+                await push.CompleteAsync(pending, ct); // merged or removed since: its survivor has its own row
+                continue;
+            }
+
+            var payload = target.Rule.Map(view, evalContext);
+            var bound = ledger.GetValueOrDefault(id);
+            if (!payload.IsValid)
+            {
+                var issues = string.Join("; ", payload.Issues.Where(i => i.IsError).Select(i => $"{i.Field}: {i.Message}"));
+                await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, id, "invalid", "MAPPING", $"The target rule {target.Rule.File} refused the profile: {issues}", payload.Payload, payload.Hash, now, ct);
+                await push.CompleteAsync(pending, ct);
+                run.Rejected++;
+                continue;
+            }
+
+            if (bound?.GetString("Hash") == payload.Hash && pending.GetBoolean("Force") != true)
+            {
+                await push.CompleteAsync(pending, ct);
+                run.Unchanged++;
+                continue;
+            }
+
+            var match = payload.Payload[target.Rule.MatchKey]?.ToString() ?? "";
+            send.Add((pending, new CrmRecord(id, match, payload.Payload, payload.Tags, bound?.GetString("CrmId")), payload));
+        }
+
+        var limits = target.Connector.Limits;
+        var outcomes = new ConcurrentBag<(CrmRecordResult Result, string? Error)>();
+        var owned = target.Rule.TagNames.ToList();
+        var calls = 0;
+        var credits = 0;
+        await Parallel.ForEachAsync(send.Chunk(Math.Max(1, limits.MaxBatchSize)), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, limits.MaxConcurrency), CancellationToken = ct }, async (chunk, token) =>
+        {
+            try
+            {
+                var answer = await target.Connector.UpsertAsync(context, new CrmUpsertBatch(target.Module, target.Rule.MatchKey, chunk.Select(c => c.Record).ToList(), owned), token);
+                Interlocked.Add(ref calls, answer.Usage.Calls);
+                Interlocked.Add(ref credits, answer.Usage.Credits);
+                var said = answer.Records.ToDictionary(r => r.ProfileId, StringComparer.Ordinal);
+                foreach (var c in chunk)
+                {
+                    outcomes.Add(said.TryGetValue(c.Record.ProfileId, out var r) ? (r, null) : (new CrmRecordResult(c.Record.ProfileId, CrmOutcome.Transient, Message: "The CRM's answer did not mention this record."), null));
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                // The whole call failed after the connector's own retries (credentials, outage): every record waits.
+                Interlocked.Increment(ref calls);
+                foreach (var c in chunk)
+                {
+                    outcomes.Add((new CrmRecordResult(c.Record.ProfileId, CrmOutcome.Transient, Code: ex.GetType().Name, Message: ex.Message), ex.Message));
+                }
+            }
+        });
+
+        run.Calls += calls;
+        run.Credits += credits;
+        var byId = send.ToDictionary(s => s.Record.ProfileId, StringComparer.Ordinal);
+        var ledgerRows = new List<TableEntity>();
+        var written = new List<(TableEntity Pending, string Key)>();
+        foreach (var (outcome, _) in outcomes)
+        {
+            if (!byId.TryGetValue(outcome.ProfileId, out var item))
+            {
+                continue;
+            }
+
+            var key = PushStore.Key(target.ConnectionId, target.Module, outcome.ProfileId);
+            switch (outcome.Outcome)
+            {
+                case CrmOutcome.Created or CrmOutcome.Updated:
+                    ledgerRows.Add(new TableEntity(tenant, key)
+                    {
+                        ["CrmId"] = outcome.CrmId ?? item.Record.CrmId,
+                        ["Hash"] = item.Payload.Hash,
+                        ["PushedAt"] = now,
+                        ["Action"] = outcome.Outcome == CrmOutcome.Created ? "created" : "updated",
+                    });
+                    written.Add((item.Pending, key));
+                    if (outcome.Outcome == CrmOutcome.Created)
+                    {
+                        run.Created++;
+                    }
+                    else
+                    {
+                        run.Updated++;
+                    }
+
+                    break;
+                case CrmOutcome.Rejected:
+                    await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, outcome.ProfileId, "rejected", outcome.Code, outcome.Message ?? "(the CRM gave no message)", item.Payload.Payload, item.Payload.Hash, now, ct);
+                    await push.CompleteAsync(item.Pending, ct);
+                    run.Rejected++;
+                    break;
+                default:
+                    var attempts = (item.Pending.GetInt32("Attempts") ?? 0) + 1;
+                    if (attempts >= options.Value.PushMaxAttempts)
+                    {
+                        await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, outcome.ProfileId, "transient", outcome.Code, $"Gave up after {attempts} attempts: {outcome.Message}", item.Payload.Payload, item.Payload.Hash, now, ct);
+                        await push.CompleteAsync(item.Pending, ct);
+                        run.Rejected++;
+                    }
+                    else
+                    {
+                        var delay = options.Value.PushRetryBase * Math.Pow(2, attempts - 1);
+                        await push.RetryLaterAsync(item.Pending, attempts, now + delay, outcome.Message ?? "transient", ct);
+                        run.Retried++;
+                    }
+
+                    break;
+            }
+        }
+
+        // Ledger first: a crash before the outbox rows go leaves them to be found unchanged, never pushed twice.
+        await push.WriteLedgerAsync(tenant, ledgerRows, ct);
+        await push.CloseFailuresAsync(tenant, written.Select(w => w.Key).ToList(), now, ct);
+        foreach (var (pending, _) in written)
+        {
+            await push.CompleteAsync(pending, ct);
+        }
+
+        run.Records += send.Count;
+        run.UpdatedAt = clock.GetUtcNow();
+    }
+}

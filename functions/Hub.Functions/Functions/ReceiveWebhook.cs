@@ -1,0 +1,135 @@
+using System.Text;
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// <c>POST /api/webhooks/{tenant}/{connection}</c> (function <c>ReceiveWebhook</c>, forwarded HTTP so the body arrives
+/// byte for byte). The route names the connection; its connector verifies the signature on the raw bytes (constant
+/// time) and parses the events; each event is added to the Inbox (a duplicate event adds nothing) and an <c>ingest</c>
+/// message is sent. The answer waits on nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
+/// 401, a malformed one 400, an oversized one 413, an unknown connection 404, all as problem+json, and none of them
+/// writes anything.
+/// </summary>
+public static class ReceiveWebhook
+{
+    public static IEndpointRouteBuilder MapReceiveWebhook(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/webhooks/{tenant}/{connection}", ReceiveAsync);
+        return app;
+    }
+
+    private static async Task<IResult> ReceiveAsync(
+        string tenant,
+        string connection,
+        HttpContext http,
+        ConnectionStore connections,
+        ConnectionContexts contexts,
+        InboxStore inbox,
+        IngestQueue ingest,
+        IServiceProvider services,
+        TimeProvider clock,
+        IOptions<SyncOptions> options,
+        ILoggerFactory loggers,
+        CancellationToken ct)
+    {
+        var logger = loggers.CreateLogger(typeof(ReceiveWebhook));
+        try
+        {
+            HubTables.ValidateKey(tenant, "tenant");
+            HubTables.ValidateKey(connection, "connection");
+        }
+        catch (ArgumentException)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "No connection has that address.");
+        }
+
+        var max = options.Value.MaxWebhookBytes;
+        if (http.Request.ContentLength > max)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Delivery too large", $"Webhook bodies are limited to {max} bytes.");
+        }
+
+        var body = await ReadBodyAsync(http.Request.Body, max, ct);
+        if (body is null)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Delivery too large", $"Webhook bodies are limited to {max} bytes.");
+        }
+
+        var entity = tenant == HubTables.SystemPartition ? null : await connections.GetAsync(tenant, connection, ct);
+        if (entity is null || services.GetKeyedService<IStoreConnector>(entity.ConnectorId) is not { } connector)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "No store connection has that address.");
+        }
+
+        var context = await contexts.ForAsync(entity, ct);
+        WebhookBatch batch;
+        try
+        {
+            var headers = http.Request.Headers.Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString()));
+            batch = connector.ParseWebhook(new WebhookRequest(context, body, headers));
+        }
+        catch (WebhookUnauthorizedException ex)
+        {
+            logger.LogWarning("Webhook for {Tenant}/{Connection} refused: {Reason}", tenant, connection, ex.Message);
+            return InvocationEndpoints.Problem(StatusCodes.Status401Unauthorized, "Signature check failed", ex.Message);
+        }
+        catch (ConnectorValidationException ex)
+        {
+            logger.LogWarning("Webhook for {Tenant}/{Connection} is malformed: {Reason}", tenant, connection, ex.Message);
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed delivery", ex.Message);
+        }
+        catch (JsonException ex)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed delivery", ex.Message);
+        }
+
+        if (entity.Status != ConnectionStatus.Active)
+        {
+            // Paused: acknowledge (so the platform does not disable the subscription) and let Reconcile catch up on resume.
+            return Reply(batch);
+        }
+
+        var now = clock.GetUtcNow();
+        foreach (var evt in batch.Events)
+        {
+            var (added, status) = await inbox.AddAsync(tenant, connection, evt, now, ct);
+            if (added || status == InboxStore.Received)
+            {
+                // New, or a duplicate whose first delivery stored it but failed before its ingest message went out.
+                await ingest.SendAsync(new IngestMessage(tenant, connection, InboxStore.KeyOf(connection, evt.EventId)), ct);
+            }
+
+            logger.LogInformation("Webhook {Topic} for {Tenant}/{Connection}: {Outcome}", evt.Topic, tenant, connection, added ? "stored" : "duplicate");
+        }
+
+        return Reply(batch);
+    }
+
+    private static IResult Reply(WebhookBatch batch) =>
+        batch.ReplyJson is { } reply ? Results.Text(reply, "application/json", Encoding.UTF8) : Results.Ok();
+
+    /// <summary>Reads the body up to <paramref name="max"/> bytes; null when it is longer (chunked bodies have no length up front).</summary>
+    private static async Task<byte[]?> ReadBodyAsync(Stream body, int max, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > max)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,159 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Azure.Data.Tables;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.State;
+
+/// <summary>
+/// JSON stored gzip-compressed in binary properties of a table entity. A property holds at most 64 KiB, so a large
+/// document is split over <c>{name}0</c>, <c>{name}1</c>… (an entity holds 1 MiB in all). Vendor orders compress about
+/// 5:1, so one property is enough for all but the largest.
+/// </summary>
+public static class Packed
+{
+    private const int Chunk = 60 * 1024;
+    private const int MaxChunks = 15;
+
+    public static void Write(TableEntity entity, string name, JToken json)
+    {
+        var bytes = Compress(json.ToString(Formatting.None));
+        var chunks = (bytes.Length + Chunk - 1) / Chunk;
+        if (chunks > MaxChunks)
+        {
+            throw new InvalidOperationException($"{name} is {bytes.Length} bytes compressed, more than a table entity holds.");
+        }
+
+        for (var i = 0; i < MaxChunks; i++)
+        {
+            var key = name + i;
+            if (i < Math.Max(chunks, 1))
+            {
+                entity[key] = bytes.AsSpan(i * Chunk, Math.Min(Chunk, bytes.Length - (i * Chunk))).ToArray();
+            }
+            else
+            {
+                entity.Remove(key);
+            }
+        }
+    }
+
+    public static JToken? Read(TableEntity entity, string name)
+    {
+        if (entity.GetBinary(name + "0") is not { } first)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream(first.Length * 2);
+        buffer.Write(first);
+        for (var i = 1; i < MaxChunks && entity.GetBinary(name + i) is { } next; i++)
+        {
+            buffer.Write(next);
+        }
+
+        buffer.Position = 0;
+        using var gzip = new GZipStream(buffer, CompressionMode.Decompress);
+        using var reader = new JsonTextReader(new StreamReader(gzip, Encoding.UTF8)) { DateParseHandling = DateParseHandling.None, FloatParseHandling = FloatParseHandling.Decimal };
+        return JToken.ReadFrom(reader);
+    }
+
+    private static byte[] Compress(string text)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(text));
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>A short, stable hash of a JSON document (canonical: no whitespace), for "did it change?" checks.</summary>
+    public static string Hash(JToken json) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json.ToString(Formatting.None))).AsSpan(0, 16));
+
+    /// <summary>A row key for a value that may hold characters keys forbid, or personal data: its SHA-256.</summary>
+    public static string KeyHash(string value) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)).AsSpan(0, 20));
+
+    /// <summary>Escapes a record key for use as a row key: the four characters keys forbid become %XX.</summary>
+    public static string RowKey(string value)
+    {
+        if (value.AsSpan().IndexOfAny("/\\#?%") < 0 && !value.Any(char.IsControl))
+        {
+            return value;
+        }
+
+        var sb = new StringBuilder(value.Length + 8);
+        foreach (var c in value)
+        {
+            if (c is '/' or '\\' or '#' or '?' or '%' || char.IsControl(c))
+            {
+                sb.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>Runs writes in transactions of up to 100 actions (one partition each), the way Table Storage batches.</summary>
+    public static async Task SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken ct)
+    {
+        for (var i = 0; i < actions.Count; i += 100)
+        {
+            var slice = actions.Skip(i).Take(100).ToList();
+            if (slice.Count == 1)
+            {
+                var a = slice[0];
+                switch (a.ActionType)
+                {
+                    case TableTransactionActionType.Add:
+                        await table.AddEntityAsync(a.Entity, ct);
+                        break;
+                    case TableTransactionActionType.UpdateReplace:
+                        await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Replace, ct);
+                        break;
+                    case TableTransactionActionType.UpdateMerge:
+                        await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Merge, ct);
+                        break;
+                    case TableTransactionActionType.UpsertReplace:
+                        await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Replace, ct);
+                        break;
+                    case TableTransactionActionType.UpsertMerge:
+                        await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Merge, ct);
+                        break;
+                    case TableTransactionActionType.Delete:
+                        await table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, a.ETag, ct);
+                        break;
+                }
+            }
+            else
+            {
+                await table.SubmitTransactionAsync(slice, ct);
+            }
+        }
+    }
+
+    /// <summary>Point reads in parallel (Table Storage has no multi-get); missing rows are left out.</summary>
+    public static async Task<Dictionary<string, TableEntity>> ReadManyAsync(TableClient table, string partition, IEnumerable<string> rowKeys, CancellationToken ct, IEnumerable<string>? select = null)
+    {
+        var found = new System.Collections.Concurrent.ConcurrentDictionary<string, TableEntity>(StringComparer.Ordinal);
+        var columns = select?.ToList();
+        await Parallel.ForEachAsync(rowKeys.Distinct(StringComparer.Ordinal), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (key, token) =>
+        {
+            var response = await table.GetEntityIfExistsAsync<TableEntity>(partition, key, columns, token);
+            if (response.HasValue && response.Value is { } row)
+            {
+                found[key] = row;
+            }
+        });
+        return new Dictionary<string, TableEntity>(found, StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,357 @@
+using Azure;
+using Azure.Data.Tables;
+using Hub.Functions.Sync;
+using Hub.Mappings;
+using Hub.Mappings.Model;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.State;
+
+/// <summary>A profile as resolved: its id and canonical view (what segment and target rules read).</summary>
+public sealed record ResolvedProfile(string Id, JObject View);
+
+/// <summary>What one resolution changed.</summary>
+/// <param name="Changed">Profiles created or whose view changed.</param>
+/// <param name="Removed">Profiles that no longer exist (all their records were deleted).</param>
+/// <param name="MergedInto">Profile ids merged into another profile.</param>
+public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins);
+
+/// <summary>
+/// The identity graph in Table Storage. <c>Identities</c>: one row per match key (RowKey = SHA-256 of the key, so no
+/// email or phone is a key) naming the profiles that hold it. <c>Profiles</c>: one row per profile with its record keys,
+/// its key hashes and its view (metrics, segments, tags); a merged profile leaves a row pointing at the survivor.
+/// Resolving some records loads their connected component (records → keys → profiles → records…), runs the pure
+/// resolver over it with the stored assignments (so ids are stable and merges keep the oldest id), and writes the
+/// difference with ETags: keys first, then profiles, then records. A conflict (another resolution touched the same
+/// component) starts over from fresh reads; partial writes are always a state the next resolution completes.
+/// </summary>
+public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesProvider rules, TimeProvider clock, ILogger<ProfileGraph> logger)
+{
+    /// <summary>A component larger than this is resolved from what was loaded so far, with a warning (a store-wide shared value).</summary>
+    public const int MaxComponentRecords = 20_000;
+
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ct);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
+            {
+                // Someone else changed part of the component: read it again. Jitter keeps two resolvers from colliding again.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 60 * attempt)), ct);
+            }
+        }
+    }
+
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, CancellationToken ct)
+    {
+        var ruleSet = rules.Current;
+        var engine = new ProfileEngine(ruleSet);
+        var now = clock.GetUtcNow();
+        var identities = await tables.GetAsync(HubTables.Identities, ct);
+        var profilesTable = await tables.GetAsync(HubTables.Profiles, ct);
+
+        var loaded = new Dictionary<string, StoredRecord>(StringComparer.Ordinal);
+        var members = new Dictionary<string, Member>(StringComparer.Ordinal);
+        var orders = new Dictionary<string, Order>(StringComparer.Ordinal);
+        var triedRecords = new HashSet<string>(StringComparer.Ordinal);
+        var idRows = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
+        var profileRows = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
+        var pendingRecords = new HashSet<string>(recordKeys, StringComparer.Ordinal);
+        var pendingProfiles = new HashSet<string>(profileIds, StringComparer.Ordinal);
+        var pendingKeys = new HashSet<string>(StringComparer.Ordinal);
+        var truncated = false;
+        while (pendingRecords.Count > 0 || pendingProfiles.Count > 0 || pendingKeys.Count > 0)
+        {
+            if (pendingProfiles.Count > 0)
+            {
+                var rows = await Packed.ReadManyAsync(profilesTable, tenant, pendingProfiles, ct);
+                var next = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var id in pendingProfiles)
+                {
+                    var row = rows.GetValueOrDefault(id);
+                    profileRows[id] = row;
+                    if (row is null)
+                    {
+                        continue;
+                    }
+
+                    if (row.GetString("MergedInto") is { } survivor && !profileRows.ContainsKey(survivor))
+                    {
+                        next.Add(survivor);
+                    }
+
+                    foreach (var key in Strings(row, "Records").Where(k => !triedRecords.Contains(k)))
+                    {
+                        pendingRecords.Add(key);
+                    }
+
+                    foreach (var hash in Strings(row, "Keys").Where(h => !idRows.ContainsKey(h)))
+                    {
+                        pendingKeys.Add(hash);
+                    }
+                }
+
+                pendingProfiles = next;
+            }
+
+            if (pendingRecords.Count > 0)
+            {
+                if (triedRecords.Count + pendingRecords.Count > MaxComponentRecords)
+                {
+                    truncated = true;
+                    pendingRecords = pendingRecords.Take(Math.Max(0, MaxComponentRecords - triedRecords.Count)).ToHashSet(StringComparer.Ordinal);
+                }
+
+                var got = await records.GetManyAsync(tenant, pendingRecords, ct);
+                triedRecords.UnionWith(pendingRecords);
+                pendingRecords.Clear();
+                foreach (var record in got.Values)
+                {
+                    loaded[record.Key] = record;
+                    foreach (var key in Map(engine, record, members, orders, now))
+                    {
+                        var hash = Packed.KeyHash(key);
+                        if (!idRows.ContainsKey(hash))
+                        {
+                            pendingKeys.Add(hash);
+                        }
+                    }
+
+                    if (record.ProfileId is { } p && !profileRows.ContainsKey(p))
+                    {
+                        pendingProfiles.Add(p);
+                    }
+                }
+            }
+
+            if (pendingKeys.Count > 0)
+            {
+                var rows = await Packed.ReadManyAsync(identities, tenant, pendingKeys, ct);
+                foreach (var hash in pendingKeys)
+                {
+                    var row = rows.GetValueOrDefault(hash);
+                    idRows[hash] = row;
+                    foreach (var id in Ids(row).Where(id => !profileRows.ContainsKey(id)))
+                    {
+                        pendingProfiles.Add(id);
+                    }
+                }
+
+                pendingKeys.Clear();
+            }
+
+            if (truncated)
+            {
+                logger.LogWarning("Profile component of tenant {Tenant} exceeds {Max} records; resolved from the first {Max}", tenant, MaxComponentRecords, MaxComponentRecords);
+                break;
+            }
+        }
+
+        // Stored assignments: a record's own row first, then the profile row listing it (a write that stopped halfway).
+        var previous = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var record in loaded.Values.Where(r => r.ProfileId is not null))
+        {
+            previous[record.Key] = record.ProfileId!;
+        }
+
+        foreach (var (id, row) in profileRows)
+        {
+            if (row is not null && row.GetString("MergedInto") is null)
+            {
+                foreach (var key in Strings(row, "Records"))
+                {
+                    previous.TryAdd(key, id);
+                }
+            }
+        }
+
+        var batch = engine.Build(members.Values, orders.Values, now, previous);
+        var resolution = batch.Resolution;
+
+        // 1. Keys: each names the resulting profiles that hold it (two when the rules refused a join).
+        var desired = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        foreach (var profile in batch.Profiles)
+        {
+            foreach (var key in profile.MatchKeys)
+            {
+                var hash = Packed.KeyHash(key);
+                (desired.TryGetValue(hash, out var set) ? set : desired[hash] = new SortedSet<string>(StringComparer.Ordinal)).Add(profile.Id);
+            }
+        }
+
+        var component = profileRows.Keys.Concat(batch.Profiles.Select(p => p.Id)).ToHashSet(StringComparer.Ordinal);
+        var keyActions = new List<TableTransactionAction>();
+        foreach (var hash in desired.Keys.Concat(idRows.Where(r => r.Value is not null).Select(r => r.Key)).Distinct(StringComparer.Ordinal))
+        {
+            var row = idRows.GetValueOrDefault(hash);
+            var ids = desired.TryGetValue(hash, out var set) ? new SortedSet<string>(set, StringComparer.Ordinal) : new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var other in Ids(row).Where(id => !component.Contains(id)))
+            {
+                ids.Add(other); // a profile outside what was loaded (a truncated component) keeps its claim
+            }
+
+            var value = string.Join(',', ids);
+            if (row is null)
+            {
+                if (ids.Count > 0)
+                {
+                    keyActions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(tenant, hash) { ["Profiles"] = value }));
+                }
+            }
+            else if (ids.Count == 0)
+            {
+                keyActions.Add(new TableTransactionAction(TableTransactionActionType.Delete, row, row.ETag));
+            }
+            else if (row.GetString("Profiles") != value)
+            {
+                keyActions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, new TableEntity(tenant, hash) { ["Profiles"] = value }, row.ETag));
+            }
+        }
+
+        await Packed.SubmitAsync(identities, keyActions, ct);
+
+        // 2. Profiles: new or changed rows; merged ones point at their survivor; emptied ones go.
+        var changed = new List<ResolvedProfile>();
+        var profileActions = new List<TableTransactionAction>();
+        foreach (var profile in batch.Profiles)
+        {
+            var view = profile.View();
+            var keyHashes = profile.MatchKeys.Select(Packed.KeyHash).ToList();
+            var stamp = Packed.Hash(new JArray(Packed.Hash(view), Packed.Hash(new JArray(profile.RecordKeys)), Packed.Hash(new JArray(keyHashes))));
+            var row = profileRows.GetValueOrDefault(profile.Id);
+            if (row is not null && row.GetString("MergedInto") is null && row.GetString("Stamp") == stamp)
+            {
+                continue;
+            }
+
+            var viewChanged = row is null || row.GetString("ViewHash") != Packed.Hash(view) || row.GetString("MergedInto") is not null;
+            var entity = ProfileRow(tenant, profile, view, keyHashes, stamp, now);
+            profileActions.Add(row is null
+                ? new TableTransactionAction(TableTransactionActionType.Add, entity)
+                : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, row.ETag));
+            if (viewChanged)
+            {
+                changed.Add(new ResolvedProfile(profile.Id, view));
+            }
+        }
+
+        var resultIds = batch.Profiles.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+        var removed = new List<string>();
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (id, row) in profileRows)
+        {
+            if (row is null || resultIds.Contains(id) || row.GetString("MergedInto") is not null)
+            {
+                continue;
+            }
+
+            if (resolution.MergedInto.TryGetValue(id, out var survivor))
+            {
+                merged[id] = survivor;
+                profileActions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, new TableEntity(tenant, id) { ["MergedInto"] = survivor, ["UpdatedAt"] = now }, row.ETag));
+            }
+            else
+            {
+                removed.Add(id);
+                profileActions.Add(new TableTransactionAction(TableTransactionActionType.Delete, row, row.ETag));
+            }
+        }
+
+        await Packed.SubmitAsync(profilesTable, profileActions, ct);
+
+        // 3. Records: which profile each belongs to, at which version.
+        var marks = new List<(StoredRecord, string)>();
+        foreach (var record in loaded.Values)
+        {
+            if (resolution.Assignments.TryGetValue(record.Key, out var id) && (record.ProfileId != id || record.ResolvedVersion != record.Version))
+            {
+                marks.Add((record, id));
+            }
+        }
+
+        await records.MarkResolvedAsync(tenant, marks, ct);
+        return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins);
+    }
+
+    /// <summary>Maps a stored record with the current source rules; returns its match keys (none when the rules refuse it).</summary>
+    private static IReadOnlyList<string> Map(ProfileEngine engine, StoredRecord record, Dictionary<string, Member> members, Dictionary<string, Order> orders, DateTimeOffset now)
+    {
+        var entity = record.IsMember ? "member" : "order";
+        var source = engine.Rules.Sources.FirstOrDefault(s => s.Platform == record.Platform && s.Entity == entity);
+        if (source is null)
+        {
+            return [];
+        }
+
+        var ctx = source.Context(now, record.Region);
+        if (record.IsMember)
+        {
+            if (source.MapMember(record.Raw, record.ConnectionId, ctx).Value is not { } member)
+            {
+                return [];
+            }
+
+            members[record.Key] = member;
+            return engine.Resolver.KeysOf(member);
+        }
+
+        if (source.MapOrder(record.Raw, record.ConnectionId, ctx).Value is not { } order)
+        {
+            return [];
+        }
+
+        orders[record.Key] = order;
+        return engine.Resolver.KeysOf(order);
+    }
+
+    private static TableEntity ProfileRow(string tenant, Profile profile, JObject view, IReadOnlyList<string> keyHashes, string stamp, DateTimeOffset now)
+    {
+        var row = new TableEntity(tenant, profile.Id)
+        {
+            ["Stamp"] = stamp,
+            ["ViewHash"] = Packed.Hash(view),
+            ["UpdatedAt"] = now,
+            ["RecordCount"] = profile.RecordKeys.Count,
+            ["Lifecycle"] = profile.Segments.GetValueOrDefault("lifecycle"),
+            ["ValueTier"] = profile.Segments.GetValueOrDefault("valueTier"),
+            ["RfmTier"] = profile.Segments.GetValueOrDefault("rfmTier"),
+            ["OrderCount"] = profile.Metrics.OrderCount,
+            ["TotalSpent"] = (double)profile.Metrics.TotalSpent,
+            ["Currency"] = profile.Metrics.Currency,
+            ["FirstOrderAt"] = profile.Metrics.FirstOrderAt,
+            ["LastOrderAt"] = profile.Metrics.LastOrderAt,
+            ["Platforms"] = string.Join(',', profile.Platforms),
+        };
+        Packed.Write(row, "Records", new JArray(profile.RecordKeys));
+        Packed.Write(row, "Keys", new JArray(keyHashes));
+        Packed.Write(row, "View", view);
+        return row;
+    }
+
+    private static IEnumerable<string> Ids(TableEntity? row) =>
+        row?.GetString("Profiles") is { Length: > 0 } list ? list.Split(',') : [];
+
+    internal static IEnumerable<string> Strings(TableEntity row, string name) =>
+        Packed.Read(row, name) is JArray array ? array.Select(t => (string)t!) : [];
+
+    /// <summary>The stored view of each profile that exists (merged ones are followed to their survivor).</summary>
+    public async Task<Dictionary<string, JObject>> ViewsAsync(string tenant, IEnumerable<string> ids, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Profiles, ct);
+        var rows = await Packed.ReadManyAsync(table, tenant, ids, ct);
+        var views = new Dictionary<string, JObject>(StringComparer.Ordinal);
+        foreach (var (id, row) in rows)
+        {
+            if (row.GetString("MergedInto") is null && Packed.Read(row, "View") is JObject view)
+            {
+                views[id] = view;
+            }
+        }
+
+        return views;
+    }
+}

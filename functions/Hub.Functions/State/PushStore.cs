@@ -1,0 +1,263 @@
+using Azure;
+using Azure.Data.Tables;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.State;
+
+/// <summary>
+/// The push side's tables, all keyed <c>{crmConnectionId}|{module}|{profileId}</c> in the tenant's partition:
+/// <list type="bullet">
+/// <item><c>Pending</c>: profiles whose payload differs from what the CRM last accepted (the outbox PushCrm drains),
+/// with attempts and a not-before time for back-off; plus one lease row per connection and module.</item>
+/// <item><c>Ledger</c>: per profile and target, the CRM id it is bound to and the hash of the payload last written.</item>
+/// <item><c>Failures</c>: records the CRM refused (its code and message, the payload, attempts), open until a later push
+/// of the profile succeeds; replayable one by one or by filter.</item>
+/// </list>
+/// </summary>
+public sealed class PushStore(HubTables tables)
+{
+    public const string LeaseSuffix = "~lease";
+
+    public static string Key(string connectionId, string module, string profileId) => $"{connectionId}|{module}|{profileId}";
+
+    public static string Prefix(string connectionId, string module) => $"{connectionId}|{module}|";
+
+    public static string ProfileOf(string rowKey) => rowKey[(rowKey.LastIndexOf('|') + 1)..];
+
+    public async Task<Dictionary<string, TableEntity>> ReadAsync(string table, string tenant, string connectionId, string module, IEnumerable<string> profileIds, CancellationToken ct)
+    {
+        var client = await tables.GetAsync(table, ct);
+        var rows = await Packed.ReadManyAsync(client, tenant, profileIds.Select(p => Key(connectionId, module, p)), ct);
+        return rows.ToDictionary(r => ProfileOf(r.Key), r => r.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>Adds (or refreshes) outbox rows; a refreshed row loses its back-off and gets a new ETag.</summary>
+    public async Task EnqueueAsync(string tenant, string connectionId, string module, IEnumerable<(string ProfileId, string Hash, bool Force)> items, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var actions = items.Select(i => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(tenant, Key(connectionId, module, i.ProfileId))
+        {
+            ["Hash"] = i.Hash,
+            ["Force"] = i.Force,
+            ["Attempts"] = 0,
+        })).ToList();
+        await Packed.SubmitAsync(table, actions, ct);
+    }
+
+    /// <summary>Outbox rows due now, oldest key first, up to <paramref name="max"/>.</summary>
+    public async Task<List<TableEntity>> DueAsync(string tenant, string connectionId, string module, int max, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var from = Prefix(connectionId, module);
+        var to = from + LeaseSuffix;
+        var due = new List<TableEntity>(Math.Min(max, 1000));
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant && r.RowKey.CompareTo(from) >= 0 && r.RowKey.CompareTo(to) < 0, cancellationToken: ct))
+        {
+            if (row.GetDateTimeOffset("NotBefore") is { } notBefore && notBefore > now)
+            {
+                continue;
+            }
+
+            due.Add(row);
+            if (due.Count >= max)
+            {
+                break;
+            }
+        }
+
+        return due;
+    }
+
+    /// <summary>Every (connection, module) with outbox rows due, for the scheduler's nudge.</summary>
+    public async Task<IReadOnlyList<(string ConnectionId, string Module)>> DueTargetsAsync(string tenant, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var found = new HashSet<(string, string)>();
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "NotBefore"], cancellationToken: ct))
+        {
+            var parts = row.RowKey.Split('|');
+            if (parts.Length == 3 && parts[2] != LeaseSuffix && (row.GetDateTimeOffset("NotBefore") is not { } nb || nb <= now))
+            {
+                found.Add((parts[0], parts[1]));
+            }
+        }
+
+        return found.ToList();
+    }
+
+    /// <summary>Takes the drain lease of one connection and module: one pusher at a time fills whole batches.</summary>
+    public async Task<TableEntity?> TryLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var key = Prefix(connectionId, module) + LeaseSuffix;
+        var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, cancellationToken: ct);
+        var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
+        try
+        {
+            if (!existing.HasValue || existing.Value is null)
+            {
+                var added = await table.AddEntityAsync(lease, ct);
+                lease.ETag = added.Headers.ETag ?? default;
+                return lease;
+            }
+
+            var current = existing.Value;
+            if (current.GetString("Owner") != owner && current.GetDateTimeOffset("Until") is { } until && until > now)
+            {
+                return null;
+            }
+
+            var updated = await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
+            lease.ETag = updated.Headers.ETag ?? default;
+            return lease;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            return null;
+        }
+    }
+
+    public async Task<bool> RenewLeaseAsync(TableEntity lease, DateTimeOffset until, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        lease["Until"] = until;
+        try
+        {
+            var response = await table.UpdateEntityAsync(lease, lease.ETag, TableUpdateMode.Replace, ct);
+            lease.ETag = response.Headers.ETag ?? default;
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return false;
+        }
+    }
+
+    public async Task ReleaseLeaseAsync(TableEntity lease, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        try
+        {
+            await table.DeleteEntityAsync(lease.PartitionKey, lease.RowKey, lease.ETag, ct);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+        }
+    }
+
+    /// <summary>Removes an outbox row unless it was refreshed meanwhile (then it is pushed again with the newer payload).</summary>
+    public async Task CompleteAsync(TableEntity pending, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        try
+        {
+            await table.DeleteEntityAsync(pending.PartitionKey, pending.RowKey, pending.ETag, ct);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+        }
+    }
+
+    public async Task RetryLaterAsync(TableEntity pending, int attempts, DateTimeOffset notBefore, string error, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        try
+        {
+            await table.UpdateEntityAsync(new TableEntity(pending.PartitionKey, pending.RowKey)
+            {
+                ["Attempts"] = attempts,
+                ["NotBefore"] = notBefore,
+                ["LastError"] = error.Length > 1000 ? error[..1000] : error,
+            }, pending.ETag, TableUpdateMode.Merge, ct);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+        }
+    }
+
+    public async Task WriteLedgerAsync(string tenant, IEnumerable<TableEntity> rows, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Ledger, ct);
+        await Packed.SubmitAsync(table, rows.Select(r => { r.PartitionKey = tenant; return new TableTransactionAction(TableTransactionActionType.UpsertReplace, r); }).ToList(), ct);
+    }
+
+    /// <summary>Records (or updates) an open failure, counting attempts across pushes.</summary>
+    public async Task RecordFailureAsync(string tenant, string connectionId, string module, string profileId, string kind, string? code, string message, JObject? payload, string? hash, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Failures, ct);
+        var key = Key(connectionId, module, profileId);
+        var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, cancellationToken: ct);
+        var previous = existing.HasValue ? existing.Value : null;
+        var row = new TableEntity(tenant, key)
+        {
+            ["ConnectionId"] = connectionId,
+            ["Module"] = module,
+            ["ProfileId"] = profileId,
+            ["Status"] = "open",
+            ["Kind"] = kind,
+            ["Code"] = code,
+            ["Message"] = message.Length > 4000 ? message[..4000] : message,
+            ["Hash"] = hash,
+            ["Attempts"] = (previous?.GetString("Status") == "open" ? previous.GetInt32("Attempts") ?? 0 : 0) + 1,
+            ["FirstFailedAt"] = previous?.GetString("Status") == "open" ? previous.GetDateTimeOffset("FirstFailedAt") ?? now : now,
+            ["LastFailedAt"] = now,
+        };
+        if (payload is not null)
+        {
+            Packed.Write(row, "Payload", payload);
+        }
+
+        await table.UpsertEntityAsync(row, TableUpdateMode.Replace, ct);
+    }
+
+    /// <summary>A later push of the profile succeeded: the failure is closed (kept for history).</summary>
+    public async Task CloseFailuresAsync(string tenant, IReadOnlyCollection<string> keys, DateTimeOffset now, CancellationToken ct)
+    {
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var table = await tables.GetAsync(HubTables.Failures, ct);
+        var open = await Packed.ReadManyAsync(table, tenant, keys, ct, ["PartitionKey", "RowKey", "Status"]);
+        foreach (var row in open.Values.Where(r => r.GetString("Status") == "open"))
+        {
+            await table.UpdateEntityAsync(new TableEntity(tenant, row.RowKey) { ["Status"] = "resolved", ["ResolvedAt"] = now }, row.ETag, TableUpdateMode.Merge, ct);
+        }
+    }
+
+    public async Task<List<TableEntity>> FailuresAsync(string tenant, string? connectionId, string? status, int max, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Failures, ct);
+        var list = new List<TableEntity>();
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, cancellationToken: ct))
+        {
+            if ((connectionId is null || row.GetString("ConnectionId") == connectionId) && (status is null || row.GetString("Status") == status))
+            {
+                list.Add(row);
+                if (list.Count >= max)
+                {
+                    break;
+                }
+            }
+        }
+
+        return list;
+    }
+
+    public async Task MarkReplayedAsync(TableEntity failure, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Failures, ct);
+        await table.UpdateEntityAsync(new TableEntity(failure.PartitionKey, failure.RowKey) { ["ReplayedAt"] = now }, ETag.All, TableUpdateMode.Merge, ct);
+    }
+
+    /// <summary>Forgets a removed profile on every target (its outbox rows).</summary>
+    public async Task ForgetPendingAsync(string tenant, IEnumerable<string> keys, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        foreach (var key in keys)
+        {
+            await table.DeleteEntityAsync(tenant, key, ETag.All, ct);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+using Azure;
+using Azure.Data.Tables;
+using Hub.Mappings.Model;
+using Hub.Mappings.Rules;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.State;
+
+/// <summary>What storing a page of vendor records changed.</summary>
+/// <param name="ToResolve">Record keys whose newest version has not been resolved into a profile yet.</param>
+/// <param name="Invalid">One line per record the source rules refused (its issues, never its values).</param>
+public sealed record IngestResult(IReadOnlyList<string> ToResolve, int Stored, int Unchanged, int Older, IReadOnlyList<string> Invalid)
+{
+    public int InvalidCount { get; init; } = Invalid.Count;
+}
+
+/// <summary>A stored vendor record: its raw JSON (re-mapped with the current rules on every resolve) and its profile.</summary>
+public sealed record StoredRecord(string Key, string Platform, string ConnectionId, string? Region, DateTimeOffset? VendorUpdatedAt, JToken Raw, string? ProfileId, string Version, string? ResolvedVersion, ETag ETag)
+{
+    public bool IsMember => Key.StartsWith("m:", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// Members and Orders tables: the raw vendor records, one row per vendor id (PartitionKey = tenant, RowKey = the
+/// record key <c>m:</c>/<c>o:</c> + <c>platform:connection:vendorId</c>). The newer vendor version wins; an older or equal
+/// version arriving later (a re-read, a late webhook) changes nothing. Rows remember the version last resolved, so a
+/// record stored by an attempt that failed before sending its resolve message is resolved by the redelivery.
+/// </summary>
+public sealed class RecordStore(HubTables tables)
+{
+    public static string TableOf(string recordKey) => recordKey.StartsWith("m:", StringComparison.Ordinal) ? HubTables.Members : HubTables.Orders;
+
+    public static string KeyOf(string entity, SourceRef source) => (entity == "member" ? "m:" : "o:") + source.Key;
+
+    /// <summary>Maps each record with the source rules (to learn its id and version) and stores it if it is newer.</summary>
+    public async Task<IngestResult> IngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct)
+    {
+        var source = rules.Sources.FirstOrDefault(s => s.Platform == platform && s.Entity == entity);
+        if (source is null)
+        {
+            return new IngestResult([], 0, 0, 0, [$"No source rule maps {platform} {entity} records: {records.Count} record(s) not stored."]) { InvalidCount = records.Count };
+        }
+
+        var ctx = source.Context(now, region);
+        var invalid = new List<string>();
+        var incoming = new Dictionary<string, (JToken Raw, DateTimeOffset? Updated, string Version)>(StringComparer.Ordinal);
+        for (var i = 0; i < records.Count; i++)
+        {
+            var raw = records[i];
+            ctx.ClearIssues();
+            var (sourceRef, issuesOf) = entity == "member"
+                ? source.MapMember(raw, connectionId, ctx) is var m ? (m.Value?.Source, m.Issues) : default
+                : source.MapOrder(raw, connectionId, ctx) is var o ? (o.Value?.Source, o.Issues) : default;
+            if (sourceRef is null || string.IsNullOrEmpty(sourceRef.VendorId))
+            {
+                var issues = string.Join("; ", issuesOf.Where(x => x.IsError).Select(x => $"{x.Field}: {x.Message}").Take(3));
+                invalid.Add($"{entity} #{i} refused by {source.File}: {(issues.Length > 0 ? issues : "no vendor id")}");
+                continue;
+            }
+
+            var key = KeyOf(entity, sourceRef);
+            var version = Packed.Hash(raw);
+            if (!incoming.TryGetValue(key, out var seen) || IsNewer(sourceRef.VendorUpdatedAt, version, seen.Updated, seen.Version))
+            {
+                incoming[key] = (raw, sourceRef.VendorUpdatedAt, version);
+            }
+        }
+
+        var table = await tables.GetAsync(entity == "member" ? HubTables.Members : HubTables.Orders, ct);
+        var existing = await Packed.ReadManyAsync(table, tenant, incoming.Keys.Select(Packed.RowKey), ct, ["PartitionKey", "RowKey", "VendorUpdatedAt", "Version", "ResolvedVersion"]);
+        var actions = new List<TableTransactionAction>();
+        var toResolve = new List<string>();
+        int unchanged = 0, older = 0;
+        foreach (var (key, (raw, updated, version)) in incoming)
+        {
+            if (existing.TryGetValue(Packed.RowKey(key), out var row))
+            {
+                var storedVersion = row.GetString("Version");
+                if (!IsNewer(updated, version, row.GetDateTimeOffset("VendorUpdatedAt"), storedVersion ?? ""))
+                {
+                    if (storedVersion == version)
+                    {
+                        unchanged++;
+                    }
+                    else
+                    {
+                        older++;
+                    }
+
+                    if (row.GetString("ResolvedVersion") != storedVersion)
+                    {
+                        toResolve.Add(key);
+                    }
+
+                    continue;
+                }
+
+                var update = NewRow(tenant, key, platform, connectionId, region, updated, version, raw);
+                actions.Add(new TableTransactionAction(TableTransactionActionType.UpdateMerge, update, row.ETag));
+            }
+            else
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, key, platform, connectionId, region, updated, version, raw)));
+            }
+
+            toResolve.Add(key);
+        }
+
+        // A conflict (another delivery stored the same record meanwhile) fails the invocation; the redelivery decides again.
+        await Packed.SubmitAsync(table, actions, ct);
+        return new IngestResult(toResolve, actions.Count, unchanged, older, invalid);
+    }
+
+    private static TableEntity NewRow(string tenant, string key, string platform, string connectionId, string? region, DateTimeOffset? updated, string version, JToken raw)
+    {
+        var row = new TableEntity(tenant, Packed.RowKey(key))
+        {
+            ["RecordKey"] = key,
+            ["Platform"] = platform,
+            ["ConnectionId"] = connectionId,
+            ["Region"] = region,
+            ["VendorUpdatedAt"] = updated,
+            ["Version"] = version,
+            ["Unresolved"] = true,
+        };
+        Packed.Write(row, "Raw", raw);
+        return row;
+    }
+
+    /// <summary>Newer vendor time wins; equal times fall back to the content hash, so arrival order never decides.</summary>
+    private static bool IsNewer(DateTimeOffset? a, string aVersion, DateTimeOffset? b, string bVersion)
+    {
+        var c = Nullable.Compare(a, b);
+        return c != 0 ? c > 0 : string.CompareOrdinal(aVersion, bVersion) > 0;
+    }
+
+    public async Task<Dictionary<string, StoredRecord>> GetManyAsync(string tenant, IEnumerable<string> keys, CancellationToken ct)
+    {
+        var result = new Dictionary<string, StoredRecord>(StringComparer.Ordinal);
+        foreach (var group in keys.Distinct(StringComparer.Ordinal).GroupBy(TableOf))
+        {
+            var table = await tables.GetAsync(group.Key, ct);
+            var rows = await Packed.ReadManyAsync(table, tenant, group.Select(Packed.RowKey), ct);
+            foreach (var row in rows.Values)
+            {
+                var stored = ToRecord(row);
+                result[stored.Key] = stored;
+            }
+        }
+
+        return result;
+    }
+
+    private static StoredRecord ToRecord(TableEntity row) => new(
+        row.GetString("RecordKey") ?? row.RowKey,
+        row.GetString("Platform") ?? "",
+        row.GetString("ConnectionId") ?? "",
+        row.GetString("Region"),
+        row.GetDateTimeOffset("VendorUpdatedAt"),
+        Packed.Read(row, "Raw") ?? new JObject(),
+        row.GetString("ProfileId"),
+        row.GetString("Version") ?? "",
+        row.GetString("ResolvedVersion"),
+        row.ETag);
+
+    /// <summary>Marks records as resolved into their profiles (ETag-checked: a newer version stored meanwhile stays unresolved).</summary>
+    public async Task MarkResolvedAsync(string tenant, IEnumerable<(StoredRecord Record, string ProfileId)> updates, CancellationToken ct)
+    {
+        foreach (var group in updates.GroupBy(u => TableOf(u.Record.Key)))
+        {
+            var table = await tables.GetAsync(group.Key, ct);
+            var actions = group.Select(u => new TableTransactionAction(TableTransactionActionType.UpdateMerge, new TableEntity(tenant, Packed.RowKey(u.Record.Key))
+            {
+                ["ProfileId"] = u.ProfileId,
+                ["ResolvedVersion"] = u.Record.Version,
+                ["Unresolved"] = false,
+            }, u.Record.ETag)).ToList();
+            await Packed.SubmitAsync(table, actions, ct);
+        }
+    }
+
+    /// <summary>Deletes records; returns the profiles they belonged to (to be resolved again).</summary>
+    public async Task<IReadOnlyList<string>> DeleteAsync(string tenant, IEnumerable<string> keys, CancellationToken ct)
+    {
+        var found = await GetManyAsync(tenant, keys, ct);
+        foreach (var group in found.Values.GroupBy(r => TableOf(r.Key)))
+        {
+            var table = await tables.GetAsync(group.Key, ct);
+            foreach (var record in group)
+            {
+                await table.DeleteEntityAsync(tenant, Packed.RowKey(record.Key), ETag.All, ct);
+            }
+        }
+
+        return found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Records stored but not yet resolved (a resolve message lost after its records were written): Reconcile sends
+    /// them again. A filtered scan of the tenant's partition, which only Reconcile runs.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> UnresolvedAsync(string tenant, DateTimeOffset before, int max, CancellationToken ct)
+    {
+        var keys = new List<string>();
+        foreach (var name in new[] { HubTables.Members, HubTables.Orders })
+        {
+            var table = await tables.GetAsync(name, ct);
+            await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant && r.GetBoolean("Unresolved") == true, select: ["RecordKey", "Timestamp"], cancellationToken: ct))
+            {
+                if (row.Timestamp is { } written && written > before)
+                {
+                    continue; // its resolve message is most likely still on its way
+                }
+
+                keys.Add(row.GetString("RecordKey"));
+                if (keys.Count >= max)
+                {
+                    return keys;
+                }
+            }
+        }
+
+        return keys;
+    }
+
+    /// <summary>Every record key of one connection (shop redact, disconnect): a scan of the tenant's partition.</summary>
+    public async Task<IReadOnlyList<string>> KeysOfConnectionAsync(string tenant, string connectionId, CancellationToken ct)
+    {
+        var keys = new List<string>();
+        foreach (var name in new[] { HubTables.Members, HubTables.Orders })
+        {
+            var table = await tables.GetAsync(name, ct);
+            await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant && r.GetString("ConnectionId") == connectionId, select: ["RecordKey"], cancellationToken: ct))
+            {
+                keys.Add(row.GetString("RecordKey"));
+            }
+        }
+
+        return keys;
+    }
+}

@@ -1,0 +1,47 @@
+using Newtonsoft.Json;
+
+namespace Hub.Functions.Sync;
+
+/// <summary>
+/// Body of a <c>resolve</c> message: records whose newest version is not yet in a profile, and profiles to recompute
+/// (after deletes and redactions). Resolving is idempotent: resolving the same records again changes nothing.
+/// </summary>
+public sealed record ResolveMessage(
+    [property: JsonProperty("tenantId")] string TenantId,
+    [property: JsonProperty("records")] IReadOnlyList<string> Records,
+    [property: JsonProperty("profiles")] IReadOnlyList<string>? Profiles = null)
+{
+    /// <summary>Records per message: small enough for one function call, large enough to share component reads.</summary>
+    public const int MaxRecords = 100;
+
+    public static IEnumerable<ResolveMessage> Chunk(string tenant, IReadOnlyList<string> records, IReadOnlyList<string>? profiles = null)
+    {
+        if (records.Count == 0 && profiles is { Count: > 0 })
+        {
+            yield return new ResolveMessage(tenant, [], profiles);
+            yield break;
+        }
+
+        var first = true;
+        foreach (var chunk in records.Chunk(MaxRecords))
+        {
+            yield return new ResolveMessage(tenant, chunk, first ? profiles : null);
+            first = false;
+        }
+    }
+}
+
+/// <summary>
+/// Body of a <c>push</c> message: a nudge to drain the Pending rows of one CRM connection and module. The rows, not
+/// the message, say what to push, so duplicates and redeliveries cost nothing and batches fill to the CRM's maximum.
+/// </summary>
+public sealed record PushMessage(
+    [property: JsonProperty("tenantId")] string TenantId,
+    [property: JsonProperty("connectionId")] string ConnectionId,
+    [property: JsonProperty("module")] string Module);
+
+/// <summary>Body of an <c>ingest</c> message: one event stored in the Inbox.</summary>
+public sealed record IngestMessage(
+    [property: JsonProperty("tenantId")] string TenantId,
+    [property: JsonProperty("connectionId")] string ConnectionId,
+    [property: JsonProperty("inboxKey")] string InboxKey);

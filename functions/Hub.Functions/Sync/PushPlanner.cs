@@ -1,0 +1,113 @@
+using Hub.Connectors;
+using Hub.Functions.State;
+using Hub.Mappings.Rules;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Sync;
+
+/// <summary>One CRM connection and module the tenant's profiles go to, with the target rule that shapes them.</summary>
+public sealed record PushTarget(ConnectionEntity Connection, ICrmConnector Connector, string Module, TargetRule Rule)
+{
+    public string ConnectionId => Connection.RowKey;
+}
+
+/// <summary>
+/// Decides what goes to the CRMs: for each changed profile and each CRM target of the tenant, the target payload's
+/// hash is compared with the Ledger (what the CRM last accepted) and with an open failure of the same payload (which
+/// retrying cannot fix); only the rest enter the Pending outbox, and one <c>push</c> nudge per target is returned.
+/// </summary>
+public sealed class PushPlanner(ConnectionStore connections, PushStore push, RulesProvider rules, IServiceProvider services, TimeProvider clock, ILogger<PushPlanner> logger)
+{
+    /// <summary>The tenant's CRM targets: each active CRM connection × its modules (settings <c>modules</c>, else every target rule of that CRM).</summary>
+    public async Task<IReadOnlyList<PushTarget>> TargetsAsync(string tenant, CancellationToken ct, string? connectionId = null, bool includePaused = false)
+    {
+        var targets = new List<PushTarget>();
+        foreach (var connection in await connections.ListAsync(tenant, ct))
+        {
+            if ((connectionId is not null && connection.RowKey != connectionId) || (!includePaused && connection.Status != ConnectionStatus.Active))
+            {
+                continue;
+            }
+
+            if (services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not { } connector)
+            {
+                continue;
+            }
+
+            targets.AddRange(TargetsOf(connection, connector));
+        }
+
+        return targets;
+    }
+
+    public IEnumerable<PushTarget> TargetsOf(ConnectionEntity connection, ICrmConnector connector)
+    {
+        var settings = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson);
+        var ruleSet = rules.Current;
+        var modules = settings["modules"] is JArray named
+            ? named.Select(m => (string)m!).ToList()
+            : ruleSet.Targets.Where(t => t.Crm == connection.ConnectorId).Select(t => t.Module).ToList();
+        foreach (var module in modules)
+        {
+            var rule = ruleSet.Targets.FirstOrDefault(t => t.Crm == connection.ConnectorId && t.Module == module);
+            if (rule is null)
+            {
+                logger.LogWarning("Connection {Tenant}/{Connection} names module {Module}, which has no target rule for {Crm}", connection.PartitionKey, connection.RowKey, module, connection.ConnectorId);
+                continue;
+            }
+
+            yield return new PushTarget(connection, connector, module, rule);
+        }
+    }
+
+    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct)
+    {
+        if (changed.Count == 0 && removed.Count == 0)
+        {
+            return [];
+        }
+
+        var kicks = new List<PushMessage>();
+        var ctx = new EvalContext(clock.GetUtcNow());
+        foreach (var target in await TargetsAsync(tenant, ct))
+        {
+            if (removed.Count > 0)
+            {
+                await push.ForgetPendingAsync(tenant, removed.Select(id => PushStore.Key(target.ConnectionId, target.Module, id)), ct);
+            }
+
+            if (changed.Count == 0)
+            {
+                continue;
+            }
+
+            var ids = changed.Select(p => p.Id).ToList();
+            var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
+            var failures = await push.ReadAsync(HubTables.Failures, tenant, target.ConnectionId, target.Module, ids, ct);
+            var items = new List<(string, string, bool)>();
+            foreach (var profile in changed)
+            {
+                var hash = target.Rule.Map(profile.View, ctx).Hash;
+                if (ledger.TryGetValue(profile.Id, out var bound) && bound.GetString("Hash") == hash)
+                {
+                    continue; // the CRM already holds exactly this
+                }
+
+                if (failures.TryGetValue(profile.Id, out var failed) && failed.GetString("Status") == "open" && failed.GetString("Hash") == hash)
+                {
+                    continue; // refused before with this very payload: waits for a fix and a replay
+                }
+
+                items.Add((profile.Id, hash, false));
+            }
+
+            if (items.Count > 0)
+            {
+                await push.EnqueueAsync(tenant, target.ConnectionId, target.Module, items, ct);
+                kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
+            }
+        }
+
+        return kicks;
+    }
+}
