@@ -51,6 +51,18 @@ public interface ICrmBulkLoader
 /// <param name="Done">True when <see cref="Records"/> holds the final results.</param>
 public sealed record CrmBulkStatus(string JobId, string State, bool Done, IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
 
+/// <summary>
+/// A CRM that can merge two of its records into one (Zoho "Merge Records"). The pipeline calls it when two Hub
+/// profiles that were each pushed turn out to be one customer: the duplicate's CRM record is merged into the
+/// survivor's, so the CRM ends with one record per customer, as the Hub does.
+/// </summary>
+public interface ICrmMerger
+{
+    /// <summary>Merges <paramref name="duplicateId"/> into <paramref name="survivorId"/> (the duplicate is deleted). Throws
+    /// <see cref="ConnectorValidationException"/> with the CRM's words when it refuses, transient errors when it is busy.</summary>
+    Task<CrmUsage> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken);
+}
+
 /// <summary>The outcome of a push: one result per record, and what it cost.</summary>
 public sealed record CrmUpsertResult(IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
 
@@ -81,7 +93,11 @@ public sealed record CrmRecord(string ProfileId, string MatchValue, JObject Payl
 /// <param name="Module">The CRM module (<c>contacts</c>, <c>Contacts</c>, <c>ContactObj</c>).</param>
 /// <param name="MatchField">The field records are matched on (<c>email</c>).</param>
 /// <param name="OwnedTags">Every tag the Hub manages; tags outside it are never removed.</param>
-public sealed record CrmUpsertBatch(string Module, string MatchField, IReadOnlyList<CrmRecord> Records, IReadOnlyCollection<string> OwnedTags);
+public sealed record CrmUpsertBatch(string Module, string MatchField, IReadOnlyList<CrmRecord> Records, IReadOnlyCollection<string> OwnedTags)
+{
+    /// <summary>Unique fields matched on, in order, for a record whose <see cref="CrmRecord.MatchValue"/> is empty (the target rule's <c>fallbackKeys</c>).</summary>
+    public IReadOnlyList<string> FallbackMatchFields { get; init; } = [];
+}
 
 public enum CrmOutcome
 {

@@ -39,6 +39,11 @@ public static class CrmConnectorServiceCollectionExtensions
     {
         services.TryAddSingleton<TConnector>();
         services.AddKeyedSingleton<ICrmConnector>(id, (sp, _) => sp.GetRequiredService<TConnector>());
+        if (typeof(ICrmMerger).IsAssignableFrom(typeof(TConnector)))
+        {
+            services.AddKeyedSingleton(id, (sp, _) => (ICrmMerger)sp.GetRequiredService<TConnector>());
+        }
+
         if (typeof(ICrmBulkLoader).IsAssignableFrom(typeof(TConnector)))
         {
             services.AddKeyedSingleton(id, (sp, _) => (ICrmBulkLoader)sp.GetRequiredService<TConnector>());

@@ -25,7 +25,7 @@ public sealed class ZohoCrmConnector(
     IOptions<ZohoCrmOptions> options,
     TimeProvider clock,
     IHttpClientFactory httpClients,
-    ILogger<ZohoCrmConnector> logger) : ICrmConnector, ICrmBulkLoader, IOAuthInstaller
+    ILogger<ZohoCrmConnector> logger) : ICrmConnector, ICrmBulkLoader, ICrmMerger, IOAuthInstaller
 {
     public const string BulkDownloadClient = "zoho-bulk";
 
@@ -98,10 +98,19 @@ public sealed class ZohoCrmConnector(
             ["data"] = new JArray(chunk.Select(r =>
             {
                 var data = (JObject)r.Payload.DeepClone();
-                data[batch.MatchField] = r.MatchValue;
+                if (string.IsNullOrEmpty(r.MatchValue))
+                {
+                    data.Remove(batch.MatchField); // an empty value would match every other empty one
+                }
+                else
+                {
+                    data[batch.MatchField] = r.MatchValue;
+                }
+
                 return data;
             })),
-            ["duplicate_check_fields"] = new JArray(batch.MatchField),
+            // Zoho checks these in order: the match field, then the rule's unique fallbacks (Hub_Profile_Id).
+            ["duplicate_check_fields"] = new JArray(new[] { batch.MatchField }.Concat(batch.FallbackMatchFields).Distinct(StringComparer.Ordinal)),
             ["trigger"] = new JArray(), // no workflow, approval or blueprint runs for a sync
         };
         using var response = await CallAsync(connection, usage, (domain, auth) => api.UpsertAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
@@ -212,6 +221,30 @@ public sealed class ZohoCrmConnector(
                 Replace(results, t.Record.ProfileId, CrmOutcome.Rejected, t.Id, item.Value<string>("code"), $"Record written; tag '{tag}' not {(adding ? "added" : "removed")}: {Describe(item)}");
             }
         }
+    }
+
+    /// <summary>
+    /// Merge Records (<c>POST /{module}/{master}/actions/merge</c>): the duplicate's values give way to the master's and
+    /// the duplicate is deleted. Zoho may run a merge at once (SUCCESS) or schedule it (SCHEDULED with a job id); both
+    /// count as done here, since the duplicate is gone either way once the job runs.
+    /// </summary>
+    public async Task<CrmUsage> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken)
+    {
+        var usage = new Usage();
+        var body = new JObject { ["merge"] = new JArray(new JObject { ["data"] = new JArray(new JObject { ["id"] = duplicateId }) }) };
+        using var response = await CallAsync(connection, usage, (domain, auth) => api.MergeAsync(domain, module, survivorId, auth, body, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var item = (response.Json()?["merge"] as JArray)?.FirstOrDefault() as JObject;
+        if (item?.Value<string>("status") == "success" || item?.Value<string>("code") is "SUCCESS" or "SCHEDULED")
+        {
+            return new CrmUsage(usage.Calls, usage.Calls, usage.Remaining);
+        }
+
+        if (response.Status() is 429 or >= 500 or 0)
+        {
+            throw new ConnectorTransientException($"Zoho did not merge {duplicateId} into {survivorId}: {response.Status()}");
+        }
+
+        throw new ConnectorValidationException($"Zoho refused to merge {duplicateId} into {survivorId}: {(item is null ? response.Json()?.ToString(Newtonsoft.Json.Formatting.None) : Describe(item))}");
     }
 
     public int MaxBulkRecords => ZohoCrmBulkWrite.MaxRows;

@@ -113,6 +113,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         app.MapGet("/accounts/{dc}/oauth/v2/auth", Authorize);
         app.MapPost("/accounts/{dc}/oauth/v2/token", TokenAsync);
         app.MapPost("/api/{dc}/crm/v8/Contacts/upsert", (HttpContext c, string dc) => Guarded(c, dc, UpsertAsync));
+        app.MapPost("/api/{dc}/crm/v8/Contacts/{masterId}/actions/merge", (HttpContext c, string dc, string masterId) => Guarded(c, dc, ctx => MergeAsync(ctx, masterId)));
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/add_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: true)));
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/remove_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: false)));
         app.MapGet("/api/{dc}/crm/v8/settings/fields", (HttpContext c, string dc) => Guarded(c, dc, ctx => Write(ctx, 200, new JObject { ["fields"] = new JArray(Fields.Values) })));
@@ -356,6 +357,51 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Merge Records: up to three children in <c>merge[0].data[]</c> are merged into the master and deleted; the
+    /// master keeps its values, blanks filled from the children. Runs at once (SUCCESS). Unknown ids are INVALID_DATA.
+    /// </summary>
+    private async Task MergeAsync(HttpContext context, string masterId)
+    {
+        var body = await BodyAsync(context);
+        var children = (body?["merge"]?[0]?["data"] as JArray ?? []).Select(d => d.Value<string>("id")).OfType<string>().ToList();
+        var valid = true;
+        lock (_gate)
+        {
+            if (children.Count is 0 or > 3 || !_contacts.TryGetValue(masterId, out var master) || children.Any(c => c == masterId || !_contacts.ContainsKey(c)))
+            {
+                valid = false;
+                master = null;
+            }
+
+            foreach (var child in valid ? children : [])
+            {
+                foreach (var (name, value) in _contacts[child])
+                {
+                    if (master![name] is null || master[name]!.Type == JTokenType.Null)
+                    {
+                        master[name] = value?.DeepClone();
+                    }
+                }
+
+                if (_tags.Remove(child, out var childTags))
+                {
+                    (_tags.TryGetValue(masterId, out var t) ? t : _tags[masterId] = new HashSet<string>(StringComparer.Ordinal)).UnionWith(childTags);
+                }
+
+                _contacts.Remove(child);
+            }
+        }
+
+        if (!valid)
+        {
+            await Write(context, 400, new JObject { ["merge"] = new JArray(new JObject { ["code"] = "INVALID_DATA", ["details"] = new JObject { ["api_name"] = "id" }, ["message"] = "the id given seems to be invalid", ["status"] = "error" }) });
+            return;
+        }
+
+        await Write(context, 200, new JObject { ["merge"] = new JArray(new JObject { ["code"] = "SUCCESS", ["details"] = new JObject { ["job_id"] = (++_nextId).ToString(CultureInfo.InvariantCulture) }, ["message"] = "The merge is completed", ["status"] = "success" }) });
     }
 
     private async Task TagsAsync(HttpContext context, bool add)

@@ -112,7 +112,7 @@ public sealed class PushCrm(
         finally
         {
             await push.ReleaseLeaseAsync(lease, CancellationToken.None);
-            if (run.Records > 0 || run.Rejected > 0 || run.Unchanged > 0)
+            if (run.Records > 0 || run.Rejected > 0 || run.Unchanged > 0 || run.Merged > 0)
             {
                 run.Status = RunStatus.Succeeded;
                 run.FinishedAt = run.UpdatedAt = clock.GetUtcNow();
@@ -132,10 +132,12 @@ public sealed class PushCrm(
         return result;
     }
 
-    private async Task DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> due, RunEntity run, CancellationToken ct)
+    private async Task DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> all, RunEntity run, CancellationToken ct)
     {
         var tenant = run.PartitionKey;
         var now = clock.GetUtcNow();
+        var due = all.Where(r => PushStore.MergedOf(r.RowKey) is null).ToList();
+        var merges = all.Where(r => PushStore.MergedOf(r.RowKey) is not null).ToList();
         var ids = due.Select(r => PushStore.ProfileOf(r.RowKey)).ToList();
         var views = await graph.ViewsAsync(tenant, ids, ct);
         var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
@@ -181,7 +183,7 @@ public sealed class PushCrm(
         {
             try
             {
-                var answer = await target.Connector.UpsertAsync(context, new CrmUpsertBatch(target.Module, target.Rule.MatchKey, chunk.Select(c => c.Record).ToList(), owned), token);
+                var answer = await target.Connector.UpsertAsync(context, new CrmUpsertBatch(target.Module, target.Rule.MatchKey, chunk.Select(c => c.Record).ToList(), owned) { FallbackMatchFields = target.Rule.FallbackKeys }, token);
                 Interlocked.Add(ref calls, answer.Usage.Calls);
                 Interlocked.Add(ref credits, answer.Usage.Credits);
                 var said = answer.Records.ToDictionary(r => r.ProfileId, StringComparer.Ordinal);
@@ -268,6 +270,80 @@ public sealed class PushCrm(
         }
 
         run.Records += send.Count;
+        await MergeAsync(target, context, merges, run, ct);
         run.UpdatedAt = clock.GetUtcNow();
+    }
+
+    /// <summary>
+    /// Merge rows: the profile was merged into a survivor after both had CRM records. Once the survivor's record is
+    /// written, the merged profile's record is merged into it (Zoho Merge Records) and its Ledger row goes. A CRM
+    /// without a merge API gets a Failures row naming both records, so a person can merge them.
+    /// </summary>
+    private async Task MergeAsync(PushTarget target, ConnectionContext context, List<TableEntity> merges, RunEntity run, CancellationToken ct)
+    {
+        if (merges.Count == 0)
+        {
+            return;
+        }
+
+        var tenant = run.PartitionKey;
+        var now = clock.GetUtcNow();
+        var ids = merges.SelectMany(m => new[] { PushStore.ProfileOf(m.RowKey), PushStore.MergedOf(m.RowKey)! }).Distinct(StringComparer.Ordinal);
+        var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
+        var merger = services.GetKeyedService<ICrmMerger>(target.Connection.ConnectorId);
+        foreach (var row in merges)
+        {
+            var survivor = PushStore.ProfileOf(row.RowKey);
+            var mergedId = PushStore.MergedOf(row.RowKey)!;
+            var duplicate = ledger.GetValueOrDefault(mergedId)?.GetString("CrmId");
+            var keep = ledger.GetValueOrDefault(survivor)?.GetString("CrmId");
+            if (duplicate is null || duplicate == keep)
+            {
+                if (duplicate is not null)
+                {
+                    await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);
+                }
+
+                await push.CompleteAsync(row, ct);
+                continue;
+            }
+
+            var attempts = (row.GetInt32("Attempts") ?? 0) + 1;
+            if (keep is null)
+            {
+                // The survivor is not written yet (pending, or waiting out a back-off): merge after it.
+                await push.RetryLaterAsync(row, attempts, now + options.Value.PushRetryBase, "waiting for the survivor's record", ct);
+                continue;
+            }
+
+            if (merger is null)
+            {
+                await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, mergedId, "duplicate", "MERGE_UNSUPPORTED",
+                    $"Profile {mergedId} was merged into {survivor}, but {target.Connection.ConnectorId} has no merge API: merge record {duplicate} into {keep} in the CRM.", null, null, now, ct);
+                await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);
+                await push.CompleteAsync(row, ct);
+                continue;
+            }
+
+            try
+            {
+                var usage = await merger.MergeAsync(context, target.Module, keep, duplicate, ct);
+                run.Calls += usage.Calls;
+                run.Credits += usage.Credits;
+                await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);
+                await push.CompleteAsync(row, ct);
+                run.Merged++;
+            }
+            catch (ConnectorValidationException ex)
+            {
+                await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, mergedId, "duplicate", "MERGE_REFUSED", $"Merging record {duplicate} into {keep}: {ex.Message}", null, null, now, ct);
+                await push.CompleteAsync(row, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                run.Calls++;
+                await push.RetryLaterAsync(row, attempts, now + (options.Value.PushRetryBase * Math.Pow(2, attempts - 1)), ex.Message, ct);
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ILo
 
         HubTables.ValidateKey(message.TenantId, "tenant");
         var outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken);
-        var kicks = await planner.PlanAsync(message.TenantId, outcome.Changed, outcome.Removed, cancellationToken);
+        var kicks = await planner.PlanAsync(message.TenantId, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto);
         var result = new InvocationResult();
         foreach (var kick in kicks)
         {

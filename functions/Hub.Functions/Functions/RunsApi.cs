@@ -78,8 +78,29 @@ public static class RunsApi
             json["dueStreams"] = run.DueStreams;
             json["enqueued"] = run.Enqueued;
         }
+        else if (run.Kind == "push")
+        {
+            json["connectionId"] = run.ConnectionId;
+            json["module"] = run.Stream;
+            json["records"] = run.Records;
+            json["created"] = run.Created;
+            json["updated"] = run.Updated;
+            json["unchanged"] = run.Unchanged;
+            json["rejected"] = run.Rejected;
+            json["retried"] = run.Retried;
+            json["merged"] = run.Merged;
+            json["calls"] = run.Calls;
+            json["credits"] = run.Credits;
+        }
         else
         {
+            json["stored"] = run.Stored;
+            json["invalid"] = run.Invalid;
+            json["progress"] = run.Progress;
+            // Estimated from the vendor time covered so far (records are read oldest change first).
+            json["estimatedSecondsRemaining"] = run.Progress is > 0 and < 1 && !RunStatus.IsFinished(run.Status)
+                ? Math.Round((run.UpdatedAt - run.StartedAt).TotalSeconds * (1 - run.Progress.Value) / run.Progress.Value)
+                : null;
             json["connectionId"] = run.ConnectionId;
             json["stream"] = run.Stream;
             json["windowStart"] = run.WindowStart;

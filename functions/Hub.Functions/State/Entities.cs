@@ -114,6 +114,7 @@ public sealed class RunEntity : ITableEntity
     public int Unchanged { get; set; }
     public int Rejected { get; set; }
     public int Retried { get; set; }
+    public int Merged { get; set; }
     public int Calls { get; set; }
     public int Credits { get; set; }
 

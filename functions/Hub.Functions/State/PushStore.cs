@@ -22,7 +22,29 @@ public sealed class PushStore(HubTables tables)
 
     public static string Prefix(string connectionId, string module) => $"{connectionId}|{module}|";
 
-    public static string ProfileOf(string rowKey) => rowKey[(rowKey.LastIndexOf('|') + 1)..];
+    public static string ProfileOf(string rowKey) => rowKey.Split('|')[2];
+
+    /// <summary>
+    /// An outbox row that merges the CRM record of <paramref name="mergedId"/> into that of <paramref name="survivorId"/>
+    /// once the survivor is written. It sorts right after the survivor's own row.
+    /// </summary>
+    public static string MergeKey(string connectionId, string module, string survivorId, string mergedId) => $"{Key(connectionId, module, survivorId)}|m|{mergedId}";
+
+    /// <summary>The merged profile of a merge row, or null for a push row.</summary>
+    public static string? MergedOf(string rowKey) => rowKey.Split('|') is { Length: 5 } parts && parts[3] == "m" ? parts[4] : null;
+
+    public async Task EnqueueMergesAsync(string tenant, string connectionId, string module, IEnumerable<(string SurvivorId, string MergedId)> merges, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var actions = merges.Select(m => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(tenant, MergeKey(connectionId, module, m.SurvivorId, m.MergedId)) { ["Attempts"] = 0 })).ToList();
+        await Packed.SubmitAsync(table, actions, ct);
+    }
+
+    public async Task DeleteLedgerAsync(string tenant, string connectionId, string module, string profileId, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Ledger, ct);
+        await table.DeleteEntityAsync(tenant, Key(connectionId, module, profileId), ETag.All, ct);
+    }
 
     public async Task<Dictionary<string, TableEntity>> ReadAsync(string table, string tenant, string connectionId, string module, IEnumerable<string> profileIds, CancellationToken ct)
     {
@@ -76,7 +98,7 @@ public sealed class PushStore(HubTables tables)
         await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "NotBefore"], cancellationToken: ct))
         {
             var parts = row.RowKey.Split('|');
-            if (parts.Length == 3 && parts[2] != LeaseSuffix && (row.GetDateTimeOffset("NotBefore") is not { } nb || nb <= now))
+            if (parts.Length >= 3 && parts[2] != LeaseSuffix && (row.GetDateTimeOffset("NotBefore") is not { } nb || nb <= now))
             {
                 found.Add((parts[0], parts[1]));
             }

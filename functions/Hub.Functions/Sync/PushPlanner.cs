@@ -60,9 +60,10 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
         }
     }
 
-    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct)
+    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct, IReadOnlyDictionary<string, string>? merged = null)
     {
-        if (changed.Count == 0 && removed.Count == 0)
+        merged ??= new Dictionary<string, string>();
+        if (changed.Count == 0 && removed.Count == 0 && merged.Count == 0)
         {
             return [];
         }
@@ -74,6 +75,20 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
             if (removed.Count > 0)
             {
                 await push.ForgetPendingAsync(tenant, removed.Select(id => PushStore.Key(target.ConnectionId, target.Module, id)), ct);
+            }
+
+            // Profiles merged into another: if the CRM holds a record for the merged one, it is merged into the survivor's.
+            var kicked = false;
+            if (merged.Count > 0)
+            {
+                var bound = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, merged.Keys, ct);
+                var merges = bound.Where(b => b.Value.GetString("CrmId") is not null).Select(b => (merged[b.Key], b.Key)).ToList();
+                if (merges.Count > 0)
+                {
+                    await push.EnqueueMergesAsync(tenant, target.ConnectionId, target.Module, merges, ct);
+                    kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
+                    kicked = true;
+                }
             }
 
             if (changed.Count == 0)
@@ -104,7 +119,10 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
             if (items.Count > 0)
             {
                 await push.EnqueueAsync(tenant, target.ConnectionId, target.Module, items, ct);
-                kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
+                if (!kicked)
+                {
+                    kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
+                }
             }
         }
 

@@ -30,6 +30,9 @@ public sealed class TargetRule
     public string Crm { get; }
     public string Module { get; }
     public string MatchKey { get; }
+
+    /// <summary>Unique CRM fields matched on, in order, when <see cref="MatchKey"/> is empty (a buyer known by phone only).</summary>
+    public IReadOnlyList<string> FallbackKeys { get; private init; } = [];
     public IReadOnlyList<string> Owned { get; }
     public IEnumerable<string> TagNames => _tags.Select(t => t.Name);
 
@@ -49,9 +52,10 @@ public sealed class TargetRule
 
         var tags = _tags.Where(t => t.When(profileView, ctx)).Select(t => t.Name).ToList();
         ctx.Field = MatchKey;
-        if (MappingCompiler.IsBlank(payload[MatchKey]))
+        if (MappingCompiler.IsBlank(payload[MatchKey]) && FallbackKeys.All(k => MappingCompiler.IsBlank(payload[k])))
         {
-            ctx.Issue($"the match key {MatchKey} is empty: the CRM cannot de-duplicate this profile", isError: true);
+            var also = FallbackKeys.Count == 0 ? "" : $" (and so are {string.Join(", ", FallbackKeys)})";
+            ctx.Issue($"the match key {MatchKey} is empty{also}: the CRM cannot de-duplicate this profile", isError: true);
         }
 
         return new TargetPayload(payload, tags, Hash(payload, tags), ctx.Issues.ToList());
@@ -88,6 +92,12 @@ public sealed class TargetRule
             compiler.Error("$.match.targetKey", $"the match key '{matchKey}' is not one of the mapped fields");
         }
 
+        var fallbackKeys = (json["match"]?["fallbackKeys"] as JArray ?? []).Values<string>().Select(k => k!).ToList();
+        foreach (var (key, i) in fallbackKeys.Select((k, i) => (k, i)).Where(k => !fields.Any(f => f.Name == k.k)))
+        {
+            compiler.Error($"$.match.fallbackKeys[{i}]", $"the fallback match key '{key}' is not one of the mapped fields");
+        }
+
         var conditions = new ConditionCompiler(compiler);
         var tags = (json["tags"] as JArray ?? []).OfType<JObject>().Select((t, i) => (t.Value<string>("name")!, conditions.Compile(t["when"], $"$.tags[{i}].when"))).ToArray();
         var maxTags = json.Value<int?>("maxTags");
@@ -101,7 +111,7 @@ public sealed class TargetRule
             compiler.Error($"$.tags[{i}].name", $"tag '{name}' is longer than the CRM allows ({json.Value<int>("maxTagLength")})");
         }
 
-        return new TargetRule(file, json.Value<string>("crm")!, json.Value<string>("module")!, matchKey, owned, fields, tags);
+        return new TargetRule(file, json.Value<string>("crm")!, json.Value<string>("module")!, matchKey, owned, fields, tags) { FallbackKeys = fallbackKeys };
     }
 }
 
