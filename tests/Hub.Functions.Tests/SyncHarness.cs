@@ -17,7 +17,11 @@ namespace Hub.Functions.Tests;
 /// <summary>The handler's services against Azurite with a private table prefix and a fake clock.</summary>
 public sealed class SyncHarness : IAsyncDisposable
 {
-    public SyncHarness(Action<Dictionary<string, string?>>? configure = null)
+    /// <param name="realClock">
+    /// Run on the system clock: needed when a connector waits (Shopify bulk polls, Retry-After), which would never end on
+    /// the fake clock. <see cref="Clock"/> then only seeds times the test writes.
+    /// </param>
+    public SyncHarness(Action<Dictionary<string, string?>>? configure = null, bool realClock = false)
     {
         var values = new Dictionary<string, string?>
         {
@@ -32,7 +36,7 @@ public sealed class SyncHarness : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         HubApp.AddHubServices(services, configuration);
         new TestConnectorsPlugin().Register(services, configuration);
-        services.AddSingleton<TimeProvider>(Clock);
+        services.AddSingleton<TimeProvider>(realClock ? TimeProvider.System : Clock);
         Services = services.BuildServiceProvider();
     }
 
@@ -68,7 +72,9 @@ public sealed class SyncHarness : IAsyncDisposable
         Puller.InvokeAsync(ServiceBus(message, deliveryCount), CancellationToken.None);
 
     /// <summary>A Service Bus envelope encoded as the host encodes it: body and scalars JSON-encoded a second time.</summary>
-    public static Invocation ServiceBus(object body, int deliveryCount) => Invocation.Parse(PullStream.Name, Guid.NewGuid().ToString(), new JObject
+    public static Invocation ServiceBus(object body, int deliveryCount) => ServiceBus(PullStream.Name, body, deliveryCount);
+
+    public static Invocation ServiceBus(string function, object body, int deliveryCount) => Invocation.Parse(function, Guid.NewGuid().ToString(), new JObject
     {
         ["Data"] = new JObject { ["message"] = JsonConvert.SerializeObject(JsonConvert.SerializeObject(body)) is var twice ? JToken.Parse(twice) : null },
         ["Metadata"] = new JObject
@@ -76,7 +82,7 @@ public sealed class SyncHarness : IAsyncDisposable
             ["DeliveryCount"] = JsonConvert.SerializeObject(deliveryCount),
             ["MessageId"] = JsonConvert.SerializeObject(Guid.NewGuid().ToString()),
             ["EnqueuedTimeUtc"] = "2026-11-01T08:00:00",
-            ["sys"] = new JObject { ["MethodName"] = PullStream.Name },
+            ["sys"] = new JObject { ["MethodName"] = function },
         },
     });
 

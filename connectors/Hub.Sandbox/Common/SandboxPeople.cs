@@ -16,8 +16,10 @@ public static class SandboxPeople
         {
             var first = faker.Name.FirstName();
             var last = faker.Name.LastName();
-            // Unique by construction; 555-01xx style numbers are reserved for fiction in North America.
-            var email = $"{first}.{last}.{i}@example.com".ToLowerInvariant().Replace("'", "", StringComparison.Ordinal);
+            // Unique by construction, in the reserved .example TLD (RFC 2606). Not example.com: the identity rules block
+            // that domain as a test address, so sandbox shoppers would never join on their email.
+            // 555-01xx style numbers are reserved for fiction in North America.
+            var email = $"{first}.{last}.{i}@shoppers.example".ToLowerInvariant().Replace("'", "", StringComparison.Ordinal);
             var phone = $"+1415555{i % 10000:0000}";
             people.Add(new SandboxPerson(i, first, last, email, phone, faker.Address.StreetAddress(), faker.Address.City(), faker.Address.StateAbbr(), faker.Address.ZipCode("#####"), "US"));
         }

@@ -95,6 +95,19 @@ public sealed class PushCrm(
                     break;
                 }
 
+                // Linger while a partial batch keeps growing (a backfill resolving), never more than three times.
+                for (var linger = 0; linger < 3 && due.Count < limits.MaxBatchSize && options.Value.PushLinger > TimeSpan.Zero; linger++)
+                {
+                    await Task.Delay(options.Value.PushLinger, clock, cancellationToken);
+                    var more = await push.DueAsync(tenant, connection.RowKey, message.Module, take, clock.GetUtcNow(), cancellationToken);
+                    var grew = more.Count > due.Count;
+                    due = more;
+                    if (!grew)
+                    {
+                        break;
+                    }
+                }
+
                 await DrainAsync(target, context, due, run, cancellationToken);
                 if (clock.GetUtcNow() - started > options.Value.PushBudget)
                 {
@@ -137,7 +150,9 @@ public sealed class PushCrm(
         var tenant = run.PartitionKey;
         var now = clock.GetUtcNow();
         var due = all.Where(r => PushStore.MergedOf(r.RowKey) is null).ToList();
-        var merges = all.Where(r => PushStore.MergedOf(r.RowKey) is not null).ToList();
+
+        // Merges first: the survivor's upsert must land on the one record left, not on a duplicate about to go.
+        await MergeAsync(target, context, all.Where(r => PushStore.MergedOf(r.RowKey) is not null).ToList(), run, ct);
         var ids = due.Select(r => PushStore.ProfileOf(r.RowKey)).ToList();
         var views = await graph.ViewsAsync(tenant, ids, ct);
         var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
@@ -270,14 +285,15 @@ public sealed class PushCrm(
         }
 
         run.Records += send.Count;
-        await MergeAsync(target, context, merges, run, ct);
         run.UpdatedAt = clock.GetUtcNow();
     }
 
     /// <summary>
-    /// Merge rows: the profile was merged into a survivor after both had CRM records. Once the survivor's record is
-    /// written, the merged profile's record is merged into it (Zoho Merge Records) and its Ledger row goes. A CRM
-    /// without a merge API gets a Failures row naming both records, so a person can merge them.
+    /// Merge rows: a profile that had a CRM record was merged into a survivor. The survivor's record is kept (or, if
+    /// the survivor has none yet, the first merged record becomes the survivor's), the other records are merged into
+    /// it (Zoho Merge Records: blanks filled from the duplicate, which is deleted), and the merged profiles' Ledger
+    /// rows go. This runs before the survivor's own upsert, which then finds the one record left. A CRM without a
+    /// merge API gets a Failures row naming both records, so a person can merge them.
     /// </summary>
     private async Task MergeAsync(PushTarget target, ConnectionContext context, List<TableEntity> merges, RunEntity run, CancellationToken ct)
     {
@@ -291,13 +307,14 @@ public sealed class PushCrm(
         var ids = merges.SelectMany(m => new[] { PushStore.ProfileOf(m.RowKey), PushStore.MergedOf(m.RowKey)! }).Distinct(StringComparer.Ordinal);
         var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
         var merger = services.GetKeyedService<ICrmMerger>(target.Connection.ConnectorId);
+        var gone = new HashSet<string>(StringComparer.Ordinal); // CRM records merged away by an earlier row of this batch
         foreach (var row in merges)
         {
             var survivor = PushStore.ProfileOf(row.RowKey);
             var mergedId = PushStore.MergedOf(row.RowKey)!;
             var duplicate = ledger.GetValueOrDefault(mergedId)?.GetString("CrmId");
             var keep = ledger.GetValueOrDefault(survivor)?.GetString("CrmId");
-            if (duplicate is null || duplicate == keep)
+            if (duplicate is null || duplicate == keep || gone.Contains(duplicate))
             {
                 if (duplicate is not null)
                 {
@@ -311,8 +328,12 @@ public sealed class PushCrm(
             var attempts = (row.GetInt32("Attempts") ?? 0) + 1;
             if (keep is null)
             {
-                // The survivor is not written yet (pending, or waiting out a back-off): merge after it.
-                await push.RetryLaterAsync(row, attempts, now + options.Value.PushRetryBase, "waiting for the survivor's record", ct);
+                // The survivor has no record yet: the duplicate's record becomes the survivor's (its upsert updates it).
+                var rebound = new TableEntity(tenant, PushStore.Key(target.ConnectionId, target.Module, survivor)) { ["CrmId"] = duplicate, ["Hash"] = "", ["PushedAt"] = now, ["Action"] = "rebound" };
+                await push.WriteLedgerAsync(tenant, [rebound], ct);
+                ledger[survivor] = rebound;
+                await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);
+                await push.CompleteAsync(row, ct);
                 continue;
             }
 
@@ -328,6 +349,7 @@ public sealed class PushCrm(
             try
             {
                 var usage = await merger.MergeAsync(context, target.Module, keep, duplicate, ct);
+                gone.Add(duplicate);
                 run.Calls += usage.Calls;
                 run.Credits += usage.Credits;
                 await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);

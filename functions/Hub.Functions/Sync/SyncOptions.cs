@@ -27,6 +27,12 @@ public sealed class SyncOptions
     /// <summary>First back-off of a transient push failure; it doubles with every attempt.</summary>
     public TimeSpan PushRetryBase { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// When less than a full batch is waiting, PushCrm waits this long for more (up to three times, while more keeps
+    /// coming), so a backfill's profiles go in full batches: one CRM call per 100 profiles instead of one per resolve.
+    /// </summary>
+    public TimeSpan PushLinger { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long one PushCrm invocation drains before handing over to a fresh message (below the function timeout).</summary>
     public TimeSpan PushBudget { get; set; } = TimeSpan.FromMinutes(4);
 

@@ -1,0 +1,225 @@
+using Azure.Data.Tables;
+using Hub.Functions.Functions;
+using Hub.Functions.State;
+using Hub.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Newtonsoft.Json.Linq;
+using Xunit;
+
+namespace Hub.Functions.Tests;
+
+/// <summary>
+/// The whole pipeline in process (PullStream → ResolveProfiles → PushCrm), over the real connectors and the Shopify,
+/// Youzan and Zoho sandboxes, with Azurite: the CRM ends with one contact per real person and correct metrics, a
+/// second sync writes nothing, and failures are kept with the CRM's words and can be replayed.
+/// </summary>
+[Collection(AzuriteFixture.Collection)]
+public sealed class PipelineTests : IAsyncLifetime
+{
+    private PipelineScenario _scenario = null!;
+
+    public async Task InitializeAsync() => _scenario = await PipelineScenario.StartAsync(people: 150, shopifyOrders: 260, youzanOrders: 200);
+
+    public async Task DisposeAsync() => await _scenario.DisposeAsync();
+
+    // No push linger: the driver runs a batch of invocations and waits for all, so lingering would only slow it.
+    private SyncHarness Harness(Action<Dictionary<string, string?>>? more = null) => new(values =>
+    {
+        values["Hub:Sync:PushLinger"] = "00:00:00";
+        foreach (var (k, v) in _scenario.Settings)
+        {
+            values[k] = v;
+        }
+
+        more?.Invoke(values);
+    }, realClock: true);
+
+    private async Task ConnectAsync(SyncHarness h)
+    {
+        var secrets = h.Services.GetRequiredService<ISecretStore>();
+        foreach (var (id, connector, settings, secret) in _scenario.Connections(h.Clock.GetUtcNow()))
+        {
+            await h.Connections.UpsertAsync(new ConnectionEntity
+            {
+                PartitionKey = h.Tenant,
+                RowKey = id,
+                ConnectorId = connector,
+                SettingsJson = settings.ToString(),
+                SecretsRef = await secrets.SaveAsync(h.Tenant, id, secret, default),
+                Status = ConnectionStatus.Active,
+                BackfillStart = _scenario.BackfillStart,
+                CreatedAt = h.Clock.GetUtcNow(),
+            }, default);
+        }
+    }
+
+    private int ZohoWrites() => _scenario.Zoho.Requests.Count(r => r.Method == "POST" && (r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Path.Contains("/actions/", StringComparison.Ordinal)));
+
+    private void AssertOneContactPerPerson()
+    {
+        var expected = _scenario.ExpectedOrderCounts();
+        var contacts = _scenario.Zoho.Contacts;
+        var byPerson = contacts.GroupBy(PipelineScenario.PersonOf).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.False(byPerson.ContainsKey(-1), "a contact that is nobody: " + byPerson.GetValueOrDefault(-1)?.FirstOrDefault());
+        var duplicated = byPerson.Where(p => p.Value.Count > 1).Select(p => p.Key).ToList();
+        Assert.True(duplicated.Count == 0, $"{duplicated.Count} people have more than one contact, e.g. person {duplicated.FirstOrDefault()}");
+        Assert.Equal(expected.Keys.Order(), byPerson.Keys.Order());
+        foreach (var (person, count) in expected)
+        {
+            Assert.True(count == byPerson[person][0].Value<int>("Order_Count"), $"person {person}: {count} orders expected, contact says {byPerson[person][0]["Order_Count"]}");
+        }
+
+        Assert.Equal(contacts.Count, contacts.Select(c => c.Value<string>("Hub_Profile_Id")).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Backfill_TwoOverlappingStores_OneContactPerPerson_ThenASecondSyncWritesNothing()
+    {
+        await using var h = Harness(v => v["Hub:Sync:ReconcileWindow"] = "200.00:00:00");
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var writes = ZohoWrites();
+
+        // Reconcile re-reads every window: every record is unchanged, so nothing is resolved or pushed.
+        await driver.InvokeTimerAsync(Reconcile.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.Equal(writes, ZohoWrites());
+        AssertOneContactPerPerson();
+        var runs = await h.Runs.RecentAsync(h.Tenant, 200, default);
+        Assert.Contains(runs, r => r.Kind == "pull" && r.Trigger == "reconcile" && r.Status == RunStatus.Succeeded);
+        Assert.DoesNotContain(runs, r => r.Kind == "pull" && r.Status != RunStatus.Succeeded);
+    }
+
+    [Fact]
+    public async Task RejectedRecord_IsKeptWithZohosMessage_AndReplayAfterTheFixWritesIt()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        // Zoho refuses Lifecycle_Stage values outside its picklist: take "New" out of it.
+        var field = _scenario.Zoho.Fields["Lifecycle_Stage"];
+        var allowed = (JArray)field["pick_list_values"]!;
+        var removed = allowed.First(v => v.Value<string>("actual_value") == "New");
+        removed.Remove();
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        var push = h.Services.GetRequiredService<PushStore>();
+        var failures = await push.FailuresAsync(h.Tenant, "zoho", "open", 1000, default);
+        Assert.NotEmpty(failures);
+        Assert.All(failures, f =>
+        {
+            Assert.Equal("rejected", f.GetString("Kind"));
+            Assert.Equal("INVALID_DATA", f.GetString("Code"));
+            Assert.Contains("Lifecycle_Stage", f.GetString("Message"), StringComparison.Ordinal);
+            Assert.Equal("New", Packed.Read(f, "Payload")!["Lifecycle_Stage"]!.ToString());
+        });
+        var rejected = failures.Select(f => f.GetString("ProfileId")!).ToHashSet();
+        // A refused update leaves the contact as it was (or absent): never with the refused value.
+        Assert.DoesNotContain(_scenario.Zoho.Contacts, c => c.Value<string>("Lifecycle_Stage") == "New");
+
+        // A second sync does not send the same refused payload again.
+        var writes = ZohoWrites();
+        await driver.InvokeTimerAsync(Reconcile.Name);
+        await driver.RunAsync();
+        Assert.Equal(writes, ZohoWrites());
+
+        // The fix (the CRM accepts the value again), then a replay of everything open.
+        allowed.Add(removed);
+        var replay = h.Services.GetRequiredKeyedService<Hub.Functions.Hosting.IFunction>(ReplayFailures.Name);
+        var answer = await replay.InvokeAsync(Hub.Functions.Hosting.Invocation.Parse(ReplayFailures.Name, "r1", JObject.FromObject(new
+        {
+            Data = new { req = new { Method = "POST", Query = new { tenant = h.Tenant, connection = "zoho" }, Headers = new { } } },
+            Metadata = new { },
+        })), default);
+        driver.Collect(ReplayFailures.Name, answer);
+        await driver.RunAsync();
+
+        Assert.Empty(await push.FailuresAsync(h.Tenant, "zoho", "open", 1000, default));
+        Assert.All(rejected, id => Assert.Contains(_scenario.Zoho.Contacts, c => c.Value<string>("Hub_Profile_Id") == id && c.Value<string>("Lifecycle_Stage") == "New"));
+        AssertOneContactPerPerson();
+    }
+
+    [Fact]
+    public async Task ParallelResolvesAndRedeliveries_EndInTheSameContactsAsAQuietRun()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h)
+        {
+            // Every first delivery of a resolve or push fails once: the host redelivers, nothing is lost or doubled.
+            FailBefore = (function, _, delivery) => function is nameof(ResolveProfiles) or nameof(PushCrm) && delivery == 1 && Random.Shared.Next(3) == 0,
+        };
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync(parallel: 16);
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var tables = h.Services.GetRequiredService<HubTables>();
+        var orders = await tables.GetAsync(HubTables.Orders, default);
+        var unresolved = 0;
+        await foreach (var row in orders.QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant, select: ["Unresolved"]))
+        {
+            unresolved += row.GetBoolean("Unresolved") == true ? 1 : 0;
+        }
+
+        Assert.Equal(0, unresolved);
+    }
+
+    [Fact]
+    public async Task TwoProfilesPushedSeparately_ThenJoinedByANewPhone_AreMergedInZohoIntoOneContact()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        // Phase 1: Shopify knows its people by email only, Youzan by phone only: two profiles, two contacts each.
+        foreach (var customer in _scenario.Shop.Customers)
+        {
+            customer.Phone = null;
+        }
+
+        foreach (var order in _scenario.Shop.Orders)
+        {
+            order.Phone = null;
+        }
+
+        var driver = new PipelineDriver(h);
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        var before = _scenario.Zoho.Contacts.Count;
+
+        // Phase 2: the guest orders get their buyers' phone numbers back; Reconcile reads the change, and each such
+        // order joins the buyer's Shopify profile (email) with the Youzan one (phone).
+        foreach (var order in _scenario.Shop.Orders.Where(o => o.CustomerId is null))
+        {
+            var person = _scenario.People[PipelineScenario.IndexOfEmail(order.Email!)];
+            order.Phone = "+86" + Hub.Sandbox.Youzan.YouzanSandbox.Mobile(person);
+            order.UpdatedAt = DateTimeOffset.UtcNow.AddSeconds(-5);
+        }
+
+        await driver.InvokeTimerAsync(Reconcile.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        var merges = _scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/actions/merge", StringComparison.Ordinal));
+
+        Assert.True(merges > 0, "no merge call");
+        Assert.Equal(before - merges, _scenario.Zoho.Contacts.Count); // every merge call removed one duplicate
+        AssertOneContactPerPerson();
+        var runs = await h.Runs.RecentAsync(h.Tenant, 200, default);
+        Assert.Equal(merges, runs.Where(r => r.Kind == "push").Sum(r => r.Merged));
+    }
+}
