@@ -8,7 +8,7 @@ public class AppDefinitionTests
     [Fact]
     public void Load_RepositoryFunctions_ResolvesSettingsAndBindings()
     {
-        var app = AppDefinition.Load(E2E.AppRoot, key => key == "ScheduleSyncCron" ? "0 */5 * * * *" : null);
+        var app = AppDefinition.Load(E2E.AppRoot, key => key switch { "ScheduleSyncCron" => "0 */5 * * * *", "ReconcileCron" => "0 5 * * * *", _ => null });
 
         Assert.True(app.EnableForwardingHttpRequest);
         Assert.Equal("api", app.RoutePrefix);
@@ -18,12 +18,15 @@ public class AppDefinitionTests
         var pull = app.Functions.Single(f => f.Name == "PullStream");
         Assert.Equal(("serviceBusTrigger", "pull"), (pull.Trigger.Type, pull.Trigger.Get("queueName")));
         Assert.True(app.Functions.Single(f => f.Name == "Runs").IsHttpInAndOut);
+        Assert.True(app.Functions.Single(f => f.Name == "ReceiveWebhook").IsHttpInAndOut); // forwarded: the raw body reaches the handler
+        Assert.False(app.Functions.Single(f => f.Name == "ReplayFailures").IsHttpInAndOut); // enveloped: it sends push messages
+        Assert.Equal(("queueTrigger", "ingest"), (app.Functions.Single(f => f.Name == "IngestEvent").Trigger.Type, app.Functions.Single(f => f.Name == "IngestEvent").Trigger.Get("queueName")));
     }
 
     [Fact]
     public void Load_MissingSetting_NamesTheFileAndSetting()
     {
-        var error = Assert.Throws<InvalidOperationException>(() => AppDefinition.Load(E2E.AppRoot, _ => null));
+        var error = Assert.Throws<InvalidOperationException>(() => AppDefinition.Load(E2E.AppRoot, key => key == "ReconcileCron" ? "0 5 * * * *" : null));
 
         Assert.Contains("ScheduleSync/function.json", error.Message, StringComparison.Ordinal);
         Assert.Contains("ScheduleSyncCron", error.Message, StringComparison.Ordinal);

@@ -60,6 +60,7 @@ public sealed class E2E : IAsyncDisposable
             ["Hub__Sync__MaxDeliveryCount"] = maxDeliveryCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Hub__DataProtection__KeysPath"] = Path.Combine(Path.GetTempPath(), "hub-e2e-keys"),
             ["ScheduleSyncCron"] = "*/1 * * * * *",
+            ["ReconcileCron"] = "0 0 0 1 1 *",
         };
         foreach (var (k, v) in settings ?? [])
         {
@@ -68,7 +69,7 @@ public sealed class E2E : IAsyncDisposable
 
         // Queue names are shared: start from empty queues (tests in this collection run one at a time).
         var queues = new QueueClientFactory(AppSettings.Load(AppRoot, all), base64: true);
-        foreach (var name in new[] { "pull", "pull-deadletter" })
+        foreach (var name in new[] { "pull", "pull-deadletter", "resolve", "resolve-deadletter", "push", "push-deadletter", "ingest", "ingest-poison" })
         {
             await (await queues.GetAsync(name, "ServiceBusConnection", default)).ClearMessagesAsync();
         }

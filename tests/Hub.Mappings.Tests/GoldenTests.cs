@@ -202,8 +202,13 @@ public class GoldenTests
         var zoho = Rules.Defaults.Target("zoho-crm", "Contacts").Map(view, new EvalContext(Now));
 
         Assert.Equal("张伟", zoho.Payload.Value<string>("Last_Name"));
-        Assert.False(zoho.IsValid); // no email: Zoho cannot de-duplicate on Email, so the payload is reported invalid
-        Assert.Contains(zoho.Issues, i => i.Field == "Email");
+        // No email: Zoho matches on the fallback key Hub_Profile_Id (a unique field); HubSpot has only email, so it is invalid there.
+        Assert.True(zoho.IsValid);
+        Assert.True(zoho.Payload["Email"] is null || zoho.Payload["Email"]!.Type == Newtonsoft.Json.Linq.JTokenType.Null);
+        Assert.Equal(view.Value<string>("id"), zoho.Payload.Value<string>("Hub_Profile_Id"));
+        var hubspot = Rules.Defaults.Target("hubspot", "contacts").Map(view, new EvalContext(Now));
+        Assert.False(hubspot.IsValid);
+        Assert.Contains(hubspot.Issues, i => i.Field == "email");
     }
 
     [Fact]

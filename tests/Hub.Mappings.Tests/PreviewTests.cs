@@ -17,7 +17,7 @@ public class PreviewTests
     [Fact]
     public void Run_SampleCustomers_ShowsCanonicalProfilesPayloadsAndErrors()
     {
-        var result = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "zoho-crm", "Contacts"), Build.Now);
+        var result = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "hubspot", "contacts"), Build.Now);
 
         Assert.Equal(4, result.Records.Count);
         Assert.Equal("bob.norman@mail.example.net", result.Records[0].Canonical.Value<string>("email"));
@@ -26,13 +26,22 @@ public class PreviewTests
         Assert.Equal(3, result.Profiles.Count);
         Assert.All(result.Profiles, p => Assert.NotNull(p["segments"]!["lifecycle"]));
         Assert.Equal(new DryRunCounts(Creates: 2, Updates: 0, Unchanged: 0, Invalid: 1, InvalidRecords: 1), result.Counts);
-        Assert.Contains(result.Payloads, p => p.Action == Preview.Invalid && p.Issues.Any(i => i.Field == "Email"));
+        Assert.Contains(result.Payloads, p => p.Action == Preview.Invalid && p.Issues.Any(i => i.Field == "email"));
+    }
+
+    [Fact]
+    public void Run_ZohoMatchesAProfileWithoutEmailOnHubProfileId_SoNothingIsInvalid()
+    {
+        var result = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "zoho-crm", "Contacts"), Build.Now);
+
+        Assert.Equal(new DryRunCounts(Creates: 3, Updates: 0, Unchanged: 0, Invalid: 0, InvalidRecords: 1), result.Counts);
+        Assert.All(result.Payloads, p => Assert.False(string.IsNullOrEmpty(p.Payload.Value<string>("Hub_Profile_Id"))));
     }
 
     [Fact]
     public void Run_WithTheLedger_SeparatesUpdatesFromUnchanged()
     {
-        var first = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "zoho-crm", "Contacts"), Build.Now);
+        var first = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "hubspot", "contacts"), Build.Now);
         var valid = first.Payloads.Where(p => p.Action == Preview.Create).ToList();
         var ledger = new Dictionary<string, string>
         {
@@ -40,7 +49,7 @@ public class PreviewTests
             [valid[1].ProfileId] = "an-older-hash",
         };
 
-        var again = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "zoho-crm", "Contacts", Ledger: ledger), Build.Now);
+        var again = Preview.Run(Rules.Defaults, new PreviewRequest("shopify", "member", "c1", Customers, "hubspot", "contacts", Ledger: ledger), Build.Now);
 
         Assert.Equal(new DryRunCounts(0, 1, 1, 1, 1), again.Counts);
     }

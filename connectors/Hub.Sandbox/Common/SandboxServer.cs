@@ -20,6 +20,8 @@ public abstract class SandboxServer : IAsyncDisposable
 {
     private readonly ConcurrentQueue<SandboxRequest> _requests = new();
     private readonly List<Fault> _faults = [];
+    private Chaos? _chaos;
+    private int _chaosFailures;
     private WebApplication? _app;
 
     protected SandboxServer(TimeProvider? clock) => Clock = clock ?? TimeProvider.System;
@@ -55,6 +57,32 @@ public abstract class SandboxServer : IAsyncDisposable
 
         return this;
     }
+
+    /// <summary>
+    /// Chaos: from now on each request whose path contains <paramref name="pathContains"/> fails with probability
+    /// <paramref name="rate"/>, with one of <paramref name="statuses"/> picked at random (0 = hang until the client gives
+    /// up). 429s carry a short Retry-After. Deterministic for a seed. <see cref="StopFailing"/> ends it.
+    /// </summary>
+    public SandboxServer FailRandomly(double rate, string? pathContains = null, int seed = 1, params int[] statuses)
+    {
+        lock (_faults)
+        {
+            _chaos = new Chaos(rate, pathContains, new Random(seed), statuses.Length == 0 ? [429, 500, 0] : statuses);
+        }
+
+        return this;
+    }
+
+    public void StopFailing()
+    {
+        lock (_faults)
+        {
+            _chaos = null;
+        }
+    }
+
+    /// <summary>Requests that chaos failed so far.</summary>
+    public int ChaosFailures => _chaosFailures;
 
     public async Task StartAsync(int port = 0, CancellationToken cancellationToken = default)
     {
@@ -138,6 +166,13 @@ public abstract class SandboxServer : IAsyncDisposable
             var fault = _faults.FirstOrDefault(f => f.PathContains is null || path.Contains(f.PathContains, StringComparison.OrdinalIgnoreCase));
             if (fault is null)
             {
+                if (_chaos is { } chaos && (chaos.PathContains is null || path.Contains(chaos.PathContains, StringComparison.OrdinalIgnoreCase)) && chaos.Random.NextDouble() < chaos.Rate)
+                {
+                    Interlocked.Increment(ref _chaosFailures);
+                    var status = chaos.Statuses[chaos.Random.Next(chaos.Statuses.Length)];
+                    return new Fault(status, status == 429 ? TimeSpan.FromSeconds(0.2) : null, 1, null, Hang: status == 0);
+                }
+
                 return null;
             }
 
@@ -167,6 +202,8 @@ public abstract class SandboxServer : IAsyncDisposable
 
     /// <summary>Routes put a short name of what was asked (GraphQL root field) here for the request log.</summary>
     protected const string OperationKey = "sandbox.operation";
+
+    private sealed record Chaos(double Rate, string? PathContains, Random Random, int[] Statuses);
 
     private sealed class Fault(int status, TimeSpan? retryAfter, int times, string? pathContains, bool Hang)
     {
