@@ -110,6 +110,7 @@ public static class HubApp
         services.AddKeyedSingleton<IFunction, IngestEvent>(IngestEvent.Name);
         services.AddKeyedSingleton<IFunction, Reconcile>(Reconcile.Name);
         services.AddKeyedSingleton<IFunction, ReplayFailures>(ReplayFailures.Name);
+        services.AddKeyedSingleton<IFunction, SyncNow>(SyncNow.Name);
 
         services.AddHubConnectors(configuration);
         LoadPlugins(services, configuration);

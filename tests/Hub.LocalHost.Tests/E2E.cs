@@ -16,8 +16,10 @@ public sealed class E2E : IAsyncDisposable
 {
     private readonly ILoggerFactory _loggers;
 
-    private E2E(LocalHostRunner host, ILoggerFactory loggers, string prefix, string logPath)
+    private E2E(LocalHostRunner host, ILoggerFactory loggers, string prefix, string logPath, string? tenant = null)
     {
+        Tenant = tenant ?? Tenant;
+        Tables = new HubTables(AzuriteFixture.Tables(), prefix);
         Host = host;
         _loggers = loggers;
         LogPath = logPath;
@@ -36,6 +38,11 @@ public sealed class E2E : IAsyncDisposable
     public string LogPath { get; }
     public string Tenant { get; } = "tenant-" + Guid.NewGuid().ToString("N")[..8];
 
+    /// <summary>The handler's tables (the same private prefix), for assertions on pipeline state.</summary>
+    public HubTables Tables { get; }
+
+    public static string NewTenant() => "tenant-" + Guid.NewGuid().ToString("N")[..8];
+
     /// <summary>The Hub.Functions build output of the same configuration as this test assembly.</summary>
     public static string AppRoot
     {
@@ -47,7 +54,7 @@ public sealed class E2E : IAsyncDisposable
         }
     }
 
-    public static async Task<E2E> StartAsync(int maxDeliveryCount = 10, Dictionary<string, string>? settings = null, string? appRoot = null)
+    public static async Task<E2E> StartAsync(int maxDeliveryCount = 10, Dictionary<string, string>? settings = null, string? appRoot = null, string? tenant = null)
     {
         var prefix = AzuriteFixture.NewTablePrefix();
         var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -80,7 +87,7 @@ public sealed class E2E : IAsyncDisposable
             new LocalHostOptions { AppRoot = appRoot ?? AppRoot, HttpPort = 0, Settings = all, ServiceBusMaxDeliveryCount = maxDeliveryCount },
             loggers,
             CancellationToken.None);
-        return new E2E(host, loggers, prefix, logPath);
+        return new E2E(host, loggers, prefix, logPath, tenant);
     }
 
     public async Task<ConnectionEntity> AddConnectionAsync(object settings, string id = "c1")

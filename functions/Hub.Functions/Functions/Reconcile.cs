@@ -42,7 +42,7 @@ public sealed class Reconcile(
 
             foreach (var stream in connector.Info.Streams)
             {
-                if (await scheduler.ScheduleStreamAsync(connection, stream, now, cancellationToken, now - options.Value.ReconcileWindow) is { } pull)
+                if (await scheduler.ScheduleStreamAsync(connection, stream, now, cancellationToken, now - options.Value.ReconcileWindow, "reconcile") is { } pull)
                 {
                     result.Send(PullOutput, pull);
                 }

@@ -93,8 +93,9 @@ public sealed class ScheduleSync(
     }
 
     /// <summary>Starts a run for a due stream, or resumes a stuck one. Returns the pull to send, or null.</summary>
-    /// <param name="reconcileFrom">For Reconcile: start a run now whatever the schedule, reading from this time (or the bookmark if earlier).</param>
-    internal async Task<PullMessage?> ScheduleStreamAsync(ConnectionEntity connection, StreamInfo stream, DateTimeOffset now, CancellationToken ct, DateTimeOffset? reconcileFrom = null)
+    /// <param name="reconcileFrom">For Reconcile and "sync now": start a run now whatever the schedule, reading from this time (or the bookmark if earlier).</param>
+    /// <param name="trigger">What the run says started it: <c>schedule</c>, <c>reconcile</c> or <c>manual</c>.</param>
+    internal async Task<PullMessage?> ScheduleStreamAsync(ConnectionEntity connection, StreamInfo stream, DateTimeOffset now, CancellationToken ct, DateTimeOffset? reconcileFrom = null, string trigger = "schedule")
     {
         var tenant = connection.PartitionKey;
         for (var attempt = 0; attempt < 3; attempt++)
@@ -129,7 +130,7 @@ public sealed class ScheduleSync(
                 return null;
             }
 
-            if (reconcileFrom is not null && cursor.Bookmark is null)
+            if (trigger == "reconcile" && cursor.Bookmark is null)
             {
                 return null; // never read yet: the scheduler's first run is the backfill
             }
@@ -140,9 +141,10 @@ public sealed class ScheduleSync(
             cursor.Seq = 0;
             cursor.PageCursor = null;
             cursor.MaxSeen = null;
+            var firstStart = connection.BackfillStart ?? now - options.Value.DefaultLookback;
             cursor.WindowStart = reconcileFrom is { } from
-                ? (cursor.Bookmark is { } b && b < from ? b : from)
-                : cursor.Bookmark ?? connection.BackfillStart ?? now - options.Value.DefaultLookback;
+                ? (cursor.Bookmark is { } b ? (b < from ? b : from) : firstStart)
+                : cursor.Bookmark ?? firstStart;
             cursor.WindowEnd = now;
             if (reconcileFrom is null)
             {
@@ -159,7 +161,7 @@ public sealed class ScheduleSync(
                 PartitionKey = tenant,
                 RowKey = runId,
                 Kind = "pull",
-                Trigger = reconcileFrom is null ? "schedule" : "reconcile",
+                Trigger = trigger,
                 ConnectionId = connection.RowKey,
                 Stream = stream.Name,
                 Status = RunStatus.Queued,

@@ -1,0 +1,80 @@
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Hub.Functions.Sync;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// <c>POST /api/sync?tenant=&amp;connection=[&amp;full=true]</c> (function <c>SyncNow</c>, enveloped HTTP: it sends
+/// <c>pull</c> messages through its output binding). Starts a run of every stream of a store connection now, from its
+/// bookmark, or with <c>full=true</c> from the backfill start date (a complete re-read: unchanged records cost nothing
+/// downstream). A stream already running is left alone and reported. Answers 202 with the runs started.
+/// </summary>
+public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler, IServiceProvider services, TimeProvider clock, IOptions<SyncOptions> options) : IFunction
+{
+    public const string Name = nameof(SyncNow);
+    public const string PullOutput = "pull";
+
+    public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var request = invocation.ReadObject("req");
+        var query = request["Query"] as JObject ?? [];
+        string? Q(string name) => query.Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value?.ToString() is { Length: > 0 } v ? v : null;
+        var result = new InvocationResult();
+        var tenant = Q("tenant");
+        var id = Q("connection");
+        try
+        {
+            HubTables.ValidateKey(tenant ?? "", "tenant");
+            HubTables.ValidateKey(id ?? "", "connection");
+        }
+        catch (ArgumentException ex)
+        {
+            return result.Set("res", Response(400, Problem("Invalid query", 400, ex.Message), "application/problem+json"));
+        }
+
+        var connection = await connections.GetAsync(tenant!, id!, cancellationToken);
+        if (connection is null || services.GetKeyedService<IStoreConnector>(connection.ConnectorId) is not { } connector)
+        {
+            return result.Set("res", Response(404, Problem("Unknown connection", 404, "This tenant has no store connection with that id."), "application/problem+json"));
+        }
+
+        if (connection.Status != ConnectionStatus.Active)
+        {
+            return result.Set("res", Response(409, Problem("Connection paused", 409, "Resume the connection before syncing it."), "application/problem+json"));
+        }
+
+        var now = clock.GetUtcNow();
+        var full = string.Equals(Q("full"), "true", StringComparison.OrdinalIgnoreCase);
+        var started = new JArray();
+        var busy = new JArray();
+        foreach (var stream in connector.Info.Streams)
+        {
+            var from = full ? connection.BackfillStart ?? now - options.Value.DefaultLookback : now;
+            if (await scheduler.ScheduleStreamAsync(connection, stream, now, cancellationToken, from, "manual") is { } pull)
+            {
+                result.Send(PullOutput, pull);
+                started.Add(new JObject { ["stream"] = stream.Name, ["runId"] = pull.RunId });
+            }
+            else
+            {
+                busy.Add(stream.Name);
+            }
+        }
+
+        return result.Set("res", Response(202, new JObject { ["tenant"] = tenant, ["connection"] = id, ["full"] = full, ["started"] = started, ["alreadyRunning"] = busy }, "application/json"));
+    }
+
+    private static JObject Problem(string title, int status, string detail) => new() { ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = detail };
+
+    private static JObject Response(int status, JObject body, string contentType) => new()
+    {
+        ["statusCode"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["body"] = body.ToString(Formatting.None),
+        ["headers"] = new JObject { ["Content-Type"] = contentType },
+    };
+}
