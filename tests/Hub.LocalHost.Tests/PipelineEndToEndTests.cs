@@ -36,7 +36,7 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             ["accessToken"] = scenario.ZohoTokens.Access,
             ["refreshToken"] = scenario.ZohoTokens.Refresh,
         }.ToString(Newtonsoft.Json.Formatting.None);
-        settings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 60}.00:00:00";
+        settings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 32}.00:00:00"; // the oldest seeded customer is Days + 30 days old
         settings["Hub__Connectors__Http__AttemptTimeout"] = "00:00:03";
         foreach (var (k, v) in more ?? [])
         {

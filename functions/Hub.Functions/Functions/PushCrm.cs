@@ -278,6 +278,16 @@ public sealed class PushCrm(
 
         // Ledger first: a crash before the outbox rows go leaves them to be found unchanged, never pushed twice.
         await push.WriteLedgerAsync(tenant, ledgerRows, ct);
+
+        // A profile merged away while its record was being written: the resolver read the Ledger before this write, so
+        // it could not ask for the merge. Reading the profiles after the write closes that gap (one side always sees
+        // the other), and the new record is merged into the survivor's.
+        var merged = await graph.SurvivorsAsync(tenant, written.Select(w => PushStore.ProfileOf(w.Key)).ToList(), ct);
+        if (merged.Count > 0)
+        {
+            await push.EnqueueMergesAsync(tenant, target.ConnectionId, target.Module, merged.Select(m => (m.Value, m.Key)), ct);
+            run.Retried += merged.Count;
+        }
         await push.CloseFailuresAsync(tenant, written.Select(w => w.Key).ToList(), now, ct);
         foreach (var (pending, _) in written)
         {

@@ -338,6 +338,35 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     internal static IEnumerable<string> Strings(TableEntity row, string name) =>
         Packed.Read(row, name) is JArray array ? array.Select(t => (string)t!) : [];
 
+    /// <summary>Of the given profiles, those merged into another: id → the survivor at the end of the chain.</summary>
+    public async Task<Dictionary<string, string>> SurvivorsAsync(string tenant, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Profiles, ct);
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rows = await Packed.ReadManyAsync(table, tenant, ids, ct, ["PartitionKey", "RowKey", "MergedInto"]);
+        foreach (var (id, row) in rows)
+        {
+            var survivor = row.GetString("MergedInto");
+            for (var hops = 0; survivor is not null && hops < 10; hops++)
+            {
+                var next = await table.GetEntityIfExistsAsync<TableEntity>(tenant, survivor, ["MergedInto"], ct);
+                if (!next.HasValue || next.Value?.GetString("MergedInto") is not { } further)
+                {
+                    break;
+                }
+
+                survivor = further;
+            }
+
+            if (survivor is not null)
+            {
+                result[id] = survivor;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>The stored view of each profile that exists (merged ones are followed to their survivor).</summary>
     public async Task<Dictionary<string, JObject>> ViewsAsync(string tenant, IEnumerable<string> ids, CancellationToken ct)
     {
