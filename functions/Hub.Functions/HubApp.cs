@@ -46,6 +46,13 @@ public static class HubApp
         app.MapRunsApi();
         app.MapReceiveWebhook();
         app.MapPipelineApi();
+        app.MapGet("/api/health", () => Results.Text(new Newtonsoft.Json.Linq.JObject
+        {
+            ["status"] = "ok",
+            ["tableOperations"] = TableOperations.Count,
+            ["workingSetBytes"] = Environment.WorkingSet,
+            ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
+        }.ToString(Newtonsoft.Json.Formatting.None), "application/json"));
         return app;
     }
 
@@ -58,13 +65,13 @@ public static class HubApp
         var tableServiceUri = configuration["HubStorage:tableServiceUri"];
         if (tableServiceUri is not null)
         {
-            services.AddSingleton(_ => new TableServiceClient(new Uri(tableServiceUri), AzureCredentials.Create(configuration)));
+            services.AddSingleton(_ => new TableServiceClient(new Uri(tableServiceUri), AzureCredentials.Create(configuration), TableOperations.Options()));
         }
         else
         {
             var storage = configuration["HubStorage"] ?? configuration["AzureWebJobsStorage"]
                 ?? throw new InvalidOperationException("Set HubStorage (a connection string), HubStorage__tableServiceUri (identity) or AzureWebJobsStorage.");
-            services.AddSingleton(_ => new TableServiceClient(storage));
+            services.AddSingleton(_ => new TableServiceClient(storage, TableOperations.Options()));
         }
 
         var prefix = configuration["Hub:TablePrefix"] ?? "";

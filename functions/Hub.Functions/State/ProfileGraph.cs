@@ -11,7 +11,7 @@ namespace Hub.Functions.State;
 public sealed record ResolvedProfile(string Id, JObject View);
 
 /// <summary>What one resolution changed.</summary>
-/// <param name="Changed">Profiles created or whose view changed.</param>
+/// <param name="Changed">Every profile of the resolved component with its view (the planner compares with the Ledger).</param>
 /// <param name="Removed">Profiles that no longer exist (all their records were deleted).</param>
 /// <param name="MergedInto">Profile ids merged into another profile.</param>
 public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins);
@@ -216,6 +216,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         // 2. Profiles: new or changed rows; merged ones point at their survivor; emptied ones go.
         var changed = new List<ResolvedProfile>();
+        var mergedBefore = new Dictionary<string, string>(StringComparer.Ordinal);
         var profileActions = new List<TableTransactionAction>();
         foreach (var profile in batch.Profiles)
         {
@@ -223,20 +224,28 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             var keyHashes = profile.MatchKeys.Select(Packed.KeyHash).ToList();
             var stamp = Packed.Hash(new JArray(Packed.Hash(view), Packed.Hash(new JArray(profile.RecordKeys)), Packed.Hash(new JArray(keyHashes))));
             var row = profileRows.GetValueOrDefault(profile.Id);
+
+            // Every profile of the component goes to the planner, changed or not: the Ledger, not this resolution,
+            // decides what the CRM needs. A redelivery after a write that succeeded (and a plan that did not) then
+            // still pushes, and an unchanged profile costs one Ledger read.
+            changed.Add(new ResolvedProfile(profile.Id, view));
+            foreach (var earlier in MergedFrom(row).Concat(profile.MergedIds))
+            {
+                // Every merge this profile absorbed, again: if a plan was lost after the graph was written, the CRM
+                // merge is still asked for (the planner finds nothing to do once the merged record is gone).
+                mergedBefore[earlier] = profile.Id;
+            }
+
             if (row is not null && row.GetString("MergedInto") is null && row.GetString("Stamp") == stamp)
             {
                 continue;
             }
 
-            var viewChanged = row is null || row.GetString("ViewHash") != Packed.Hash(view) || row.GetString("MergedInto") is not null;
             var entity = ProfileRow(tenant, profile, view, keyHashes, stamp, now);
+            entity["MergedFrom"] = string.Join(',', MergedFrom(row).Concat(profile.MergedIds).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
             profileActions.Add(row is null
                 ? new TableTransactionAction(TableTransactionActionType.Add, entity)
                 : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, row.ETag));
-            if (viewChanged)
-            {
-                changed.Add(new ResolvedProfile(profile.Id, view));
-            }
         }
 
         var resultIds = batch.Profiles.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
@@ -244,12 +253,31 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var merged = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, row) in profileRows)
         {
-            if (row is null || resultIds.Contains(id) || row.GetString("MergedInto") is not null)
+            if (row is null || resultIds.Contains(id))
             {
                 continue;
             }
 
-            if (resolution.MergedInto.TryGetValue(id, out var survivor))
+            if (row.GetString("MergedInto") is { } earlier)
+            {
+                // Merged by an earlier attempt whose plan may not have run: report it again (merge rows are idempotent).
+                var heir = earlier;
+                for (var hops = 0; hops < 10 && !resultIds.Contains(heir) && profileRows.GetValueOrDefault(heir)?.GetString("MergedInto") is { } next; hops++)
+                {
+                    heir = next;
+                }
+
+                if (resultIds.Contains(heir))
+                {
+                    merged[id] = heir;
+                }
+
+                continue;
+            }
+
+            // Merged by the resolver, or (after two resolutions crossed) holding records that now belong elsewhere:
+            // either way its records live on in a survivor, and a CRM record of it must be merged there too.
+            if (resolution.MergedInto.TryGetValue(id, out var survivor) || (survivor = HeirOf(row, resolution)) is not null)
             {
                 merged[id] = survivor;
                 profileActions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, new TableEntity(tenant, id) { ["MergedInto"] = survivor, ["UpdatedAt"] = now }, row.ETag));
@@ -262,6 +290,10 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
 
         await Packed.SubmitAsync(profilesTable, profileActions, ct);
+        foreach (var (old, heir) in mergedBefore)
+        {
+            merged.TryAdd(old, heir);
+        }
 
         // 3. Records: which profile each belongs to, at which version.
         var marks = new List<(StoredRecord, string)>();
@@ -276,6 +308,11 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         await records.MarkResolvedAsync(tenant, marks, ct);
         return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins);
     }
+
+    /// <summary>The profile that now holds most of the records a vanished profile listed, or null when none are left.</summary>
+    private static string? HeirOf(TableEntity row, Mappings.Identity.Resolution resolution) =>
+        Strings(row, "Records").Select(k => resolution.Assignments.TryGetValue(k, out var id) ? id : null).OfType<string>()
+            .GroupBy(id => id, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).FirstOrDefault()?.Key;
 
     /// <summary>Maps a stored record with the current source rules; returns its match keys (none when the rules refuse it).</summary>
     private static IReadOnlyList<string> Map(ProfileEngine engine, StoredRecord record, Dictionary<string, Member> members, Dictionary<string, Order> orders, DateTimeOffset now)
@@ -331,6 +368,9 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         Packed.Write(row, "View", view);
         return row;
     }
+
+    private static IEnumerable<string> MergedFrom(TableEntity? row) =>
+        row?.GetString("MergedFrom") is { Length: > 0 } list ? list.Split(',') : [];
 
     private static IEnumerable<string> Ids(TableEntity? row) =>
         row?.GetString("Profiles") is { Length: > 0 } list ? list.Split(',') : [];
