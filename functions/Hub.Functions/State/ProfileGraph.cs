@@ -151,6 +151,15 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
         }
 
+        // A key names a profile whose row is not there: another resolution has claimed the key and not yet written the
+        // profile. Wait for it (a conflict, retried); if it never comes (that resolution died), keep its claim on the
+        // key, so whoever resolves those records next finds this component and joins it.
+        var dangling = profileRows.Where(p => p.Value is null && idRows.Values.Any(r => Ids(r).Contains(p.Key))).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        if (dangling.Count > 0 && attempt < 6)
+        {
+            throw new RequestFailedException(412, $"profile {dangling.First()} is being created by another resolution");
+        }
+
         // Stored assignments: a record's own row first, then the profile row listing it (a write that stopped halfway).
         var previous = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var record in loaded.Values.Where(r => r.ProfileId is not null))
@@ -183,7 +192,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
         }
 
-        var component = profileRows.Keys.Concat(batch.Profiles.Select(p => p.Id)).ToHashSet(StringComparer.Ordinal);
+        var component = profileRows.Where(p => p.Value is not null).Select(p => p.Key).Concat(batch.Profiles.Select(p => p.Id)).ToHashSet(StringComparer.Ordinal);
         var keyActions = new List<TableTransactionAction>();
         foreach (var hash in desired.Keys.Concat(idRows.Where(r => r.Value is not null).Select(r => r.Key)).Distinct(StringComparer.Ordinal))
         {
