@@ -110,6 +110,26 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
         return n;
     }
 
+    /// <summary>On failure: what the Hub knows about the people who have more than one contact.</summary>
+    private async Task DiagnoseAsync(E2E e2e, PipelineScenario scenario)
+    {
+        var profiles = await e2e.Tables.GetAsync(HubTables.Profiles, default);
+        var ledger = await e2e.Tables.GetAsync(HubTables.Ledger, default);
+        foreach (var group in scenario.Zoho.Contacts.GroupBy(PipelineScenario.PersonOf).Where(g => g.Count() > 1).Take(3))
+        {
+            output.WriteLine($"person {group.Key}:");
+            foreach (var contact in group)
+            {
+                var id = contact.Value<string>("Hub_Profile_Id") ?? "";
+                var row = await profiles.GetEntityIfExistsAsync<TableEntity>(e2e.Tenant, id);
+                var bound = await ledger.GetEntityIfExistsAsync<TableEntity>(e2e.Tenant, $"demo-zoho|Contacts|{id}");
+                output.WriteLine($"  contact {contact["id"]} email {contact["Email"]} mobile {contact["Mobile"]} profile {id}: " +
+                    (row.HasValue ? $"merged-into {row.Value!.GetString("MergedInto")} from {row.Value.GetString("MergedFrom")} records {row.Value.GetInt32("RecordCount")}" : "no profile row") +
+                    $"; ledger {(bound.HasValue ? bound.Value!.GetString("CrmId") + " " + bound.Value.GetString("Action") : "none")}");
+            }
+        }
+    }
+
     [Fact]
     public async Task TenThousandOrders_TwoStores_OneContactPerPerson_SecondSyncWritesNothing_WebhookUpdatesOneContact()
     {
@@ -118,7 +138,16 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
         await using var e2e = await E2E.StartAsync(settings: Settings(scenario, tenant), tenant: tenant);
         var clock = Stopwatch.StartNew();
 
-        await e2e.EventuallyAsync(() => Task.FromResult(Mismatch(scenario)), m => m.Length == 0, "one Zoho contact per person with correct metrics", seconds: 600);
+        try
+        {
+            await e2e.EventuallyAsync(() => Task.FromResult(Mismatch(scenario)), m => m.Length == 0, "one Zoho contact per person with correct metrics", seconds: 600);
+        }
+        catch (TimeoutException)
+        {
+            await DiagnoseAsync(e2e, scenario);
+            throw;
+        }
+
         output.WriteLine($"backfill of 10,000 orders: {clock.Elapsed.TotalSeconds:F0} s to the last contact; {scenario.Zoho.Contacts.Count} contacts, {ZohoWrites(scenario)} Zoho write calls");
         var upserts = scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal));
         Assert.True(upserts * 100 >= scenario.Zoho.Contacts.Count, "at most 100 records per upsert");

@@ -16,6 +16,10 @@ public interface IZohoCrmApi
     Task<IApiResponse<JObject>> UpsertAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
 
     /// <summary><c>POST /crm/v8/{module}/actions/add_tags</c>. https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html</summary>
+    /// <summary>Update Records: each item names the record by <c>id</c>.</summary>
+    [Put("/crm/v8/{module}")]
+    Task<IApiResponse<JObject>> UpdateAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);
+
     /// <summary>Merge Records: the master record in the path, the duplicate in <c>merge[0].data[0].id</c>.</summary>
     [Post("/crm/v8/{module}/{masterId}/actions/merge")]
     Task<IApiResponse<JObject>> MergeAsync([Property(PerRequestBaseAddressHandler.Key)] string apiDomain, string module, string masterId, [Header("Authorization")] string authorization, [Body] JObject body, CancellationToken cancellationToken);

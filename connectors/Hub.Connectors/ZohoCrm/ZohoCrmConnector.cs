@@ -90,7 +90,82 @@ public sealed class ZohoCrmConnector(
         return new CrmUpsertResult(results, new CrmUsage(usage.Calls, usage.Calls, usage.Remaining));
     }
 
+    /// <summary>
+    /// Records the Hub has bound to a Zoho id (the Ledger) are updated by that id (Update Records), so a record whose
+    /// match field changed, or that inherited another's record in a merge, lands on its own record. An id Zoho no
+    /// longer knows (deleted in the CRM) falls back to the upsert by match field. The rest are upserted.
+    /// </summary>
     private async Task<List<(CrmRecord Record, string Id, bool Created)>> UpsertChunkAsync(
+        ConnectionContext connection, CrmUpsertBatch batch, CrmRecord[] chunk, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
+    {
+        var bound = chunk.Where(r => !string.IsNullOrEmpty(r.CrmId)).ToArray();
+        var rest = chunk.Where(r => string.IsNullOrEmpty(r.CrmId)).ToList();
+        var written = new List<(CrmRecord, string, bool)>();
+        if (bound.Length > 0)
+        {
+            var body = new JObject
+            {
+                ["data"] = new JArray(bound.Select(r =>
+                {
+                    var data = (JObject)r.Payload.DeepClone();
+                    if (string.IsNullOrEmpty(r.MatchValue))
+                    {
+                        data.Remove(batch.MatchField);
+                    }
+                    else
+                    {
+                        data[batch.MatchField] = r.MatchValue;
+                    }
+
+                    data["id"] = r.CrmId;
+                    return data;
+                })),
+                ["trigger"] = new JArray(),
+            };
+            using var response = await CallAsync(connection, usage, (domain, auth) => api.UpdateAsync(domain, batch.Module, auth, body, ct), ct).ConfigureAwait(false);
+            var items = response.Json()?["data"] as JArray;
+            if (items is null || items.Count != bound.Length)
+            {
+                if (response.Status() is 429 or >= 500 or 0)
+                {
+                    results.AddRange(bound.Select(r => new CrmRecordResult(r.ProfileId, CrmOutcome.Transient, Code: response.Status().ToString(CultureInfo.InvariantCulture), Message: $"Zoho answered {response.Status()}")));
+                }
+                else
+                {
+                    throw Failure(response);
+                }
+            }
+            else
+            {
+                for (var i = 0; i < bound.Length; i++)
+                {
+                    var item = (JObject)items[i];
+                    if (item.Value<string>("status") == "success")
+                    {
+                        results.Add(new CrmRecordResult(bound[i].ProfileId, CrmOutcome.Updated, bound[i].CrmId));
+                        written.Add((bound[i], bound[i].CrmId!, false));
+                    }
+                    else if (item.Value<string>("code") == "INVALID_DATA" && item["details"]?.Value<string>("api_name") == "id")
+                    {
+                        rest.Add(bound[i] with { CrmId = null }); // gone from Zoho: match it again
+                    }
+                    else
+                    {
+                        results.Add(new CrmRecordResult(bound[i].ProfileId, CrmOutcome.Rejected, Code: item.Value<string>("code"), Message: Describe(item)));
+                    }
+                }
+            }
+        }
+
+        if (rest.Count > 0)
+        {
+            written.AddRange(await UpsertByKeyAsync(connection, batch, [.. rest], results, usage, ct).ConfigureAwait(false));
+        }
+
+        return written;
+    }
+
+    private async Task<List<(CrmRecord Record, string Id, bool Created)>> UpsertByKeyAsync(
         ConnectionContext connection, CrmUpsertBatch batch, CrmRecord[] chunk, List<CrmRecordResult> results, Usage usage, CancellationToken ct)
     {
         var body = new JObject

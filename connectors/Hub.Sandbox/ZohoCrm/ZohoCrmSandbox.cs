@@ -113,6 +113,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         app.MapGet("/accounts/{dc}/oauth/v2/auth", Authorize);
         app.MapPost("/accounts/{dc}/oauth/v2/token", TokenAsync);
         app.MapPost("/api/{dc}/crm/v8/Contacts/upsert", (HttpContext c, string dc) => Guarded(c, dc, UpsertAsync));
+        app.MapPut("/api/{dc}/crm/v8/Contacts", (HttpContext c, string dc) => Guarded(c, dc, UpdateAsync));
         app.MapPost("/api/{dc}/crm/v8/Contacts/{masterId}/actions/merge", (HttpContext c, string dc, string masterId) => Guarded(c, dc, ctx => MergeAsync(ctx, masterId)));
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/add_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: true)));
         app.MapPost("/api/{dc}/crm/v8/Contacts/actions/remove_tags", (HttpContext c, string dc) => Guarded(c, dc, ctx => TagsAsync(ctx, add: false)));
@@ -294,6 +295,54 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                     ["message"] = existing is null ? "record added" : "record updated",
                     ["status"] = "success",
                 });
+            }
+        }
+
+        var failed = items.Count(x => x.Value<string>("status") == "error");
+        await Write(context, failed == 0 ? 200 : failed == items.Count ? 400 : 207, new JObject { ["data"] = items });
+    }
+
+    /// <summary>
+    /// Update Records (<c>PUT /Contacts</c>, ≤ 100): each item names its record by <c>id</c>; an unknown id is INVALID_DATA
+    /// on <c>id</c>; the other checks are the upsert's; <c>data[]</c> answers in input order with 200/207/400.
+    /// </summary>
+    private async Task UpdateAsync(HttpContext context)
+    {
+        var body = await BodyAsync(context);
+        var data = (body?["data"] as JArray ?? []).OfType<JObject>().ToList();
+        if (data.Count > 100)
+        {
+            await Write(context, 400, new JObject { ["code"] = "LIMIT_EXCEEDED", ["details"] = new JObject { ["limit"] = 100 }, ["message"] = "the limit has been exceeded", ["status"] = "error" });
+            return;
+        }
+
+        var items = new JArray();
+        var now = Clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+        lock (_gate)
+        {
+            for (var i = 0; i < data.Count; i++)
+            {
+                var record = data[i];
+                if (record.Value<string>("id") is not { } id || !_contacts.TryGetValue(id, out var existing))
+                {
+                    items.Add(new JObject { ["code"] = "INVALID_DATA", ["details"] = new JObject { ["api_name"] = "id", ["json_path"] = $"$.data[{i}].id" }, ["message"] = "the id given seems to be invalid", ["status"] = "error" });
+                    continue;
+                }
+
+                if (Validate(record, i, existing) is { } error)
+                {
+                    items.Add(error);
+                    continue;
+                }
+
+                foreach (var (name, value) in record)
+                {
+                    existing[name] = value;
+                }
+
+                existing["Modified_Time"] = now;
+                _writtenAt[id] = Clock.GetUtcNow();
+                items.Add(new JObject { ["code"] = "SUCCESS", ["details"] = new JObject { ["Modified_Time"] = now, ["id"] = id }, ["message"] = "record updated", ["status"] = "success" });
             }
         }
 

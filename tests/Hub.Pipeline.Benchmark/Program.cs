@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Hub.Connectors;
+using Hub.LocalHost;
+using Hub.Sandbox.Shopify;
+using Hub.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Newtonsoft.Json.Linq;
+
+// The end-to-end harness of issue 7: a Shopify backfill through the whole pipeline (local host, handler process,
+// Azurite, Shopify sandbox with its real cost bucket, Zoho sandbox) into Zoho, plus webhook latency under load.
+//   dotnet run -c Release --project tests/Hub.Pipeline.Benchmark -- --orders 100000
+// Prints a Markdown table; docs/benchmarks.md holds the figures of the last run.
+var orders = Arg("--orders", 100_000);
+var people = Arg("--people", Math.Max(300, orders / 4));
+var rate = Arg("--webhook-rate", 200);
+var seconds = Arg("--webhook-seconds", 10);
+
+using var azuriteCts = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+await using var azurite = await AzuriteLauncher.EnsureAsync(null, _ => { }, azuriteCts.Token);
+await using var scenario = await PipelineScenario.StartAsync(people: people, shopifyOrders: orders, youzanOrders: 0, days: 25, throttled: true);
+var settings = scenario.Settings;
+
+// 1. The platforms' own bound: the same reads through the Shopify connector alone, the same writes through the
+//    Zoho connector alone (into a second Zoho org), timed separately. The pipeline cannot beat the slower of the two.
+var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))).Build();
+services.AddSingleton<IConfiguration>(configuration);
+services.AddSingleton(TimeProvider.System);
+services.AddHubConnectors(configuration);
+await using var provider = services.BuildServiceProvider();
+var shopify = provider.GetRequiredKeyedService<IStoreConnector>("shopify");
+var start = DateTimeOffset.UtcNow.AddDays(-(scenario.Days + 32));
+var end = DateTimeOffset.UtcNow;
+var shopContext = new ConnectionContext("bench", "bound", "shopify", new JObject { ["shop"] = scenario.Shop.Domain, ["secrets"] = new JObject { ["accessToken"] = scenario.Shop.AccessToken } });
+var pullClock = Stopwatch.StartNew();
+var pulled = 0;
+foreach (var stream in new[] { "orders", "customers" })
+{
+    string? cursor = null;
+    do
+    {
+        var page = await shopify.PullAsync(new PullRequest(shopContext, stream, cursor, start, end), default);
+        pulled += page.Records.Count;
+        cursor = page.HasMore ? page.NextCursor : null;
+    }
+    while (cursor is not null);
+}
+
+var pullBound = pullClock.Elapsed;
+var expected = scenario.ExpectedOrderCounts();
+await using var zohoBound = new Hub.Sandbox.ZohoCrm.ZohoCrmSandbox();
+await zohoBound.StartAsync();
+var zohoTokens = zohoBound.IssueTokens(zohoBound.UserDataCentre);
+var zohoSettings = new Dictionary<string, string?>(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value)))
+{
+    ["Hub:Connectors:ZohoCrm:AccountsServers:21"] = zohoBound.AccountsServer(zohoBound.UserDataCentre),
+    ["Hub:Connectors:ZohoCrm:ApiDomainSuffixes:21"] = zohoBound.BaseUrl + "/api/",
+    ["Hub:Connectors:ZohoCrm:ClientId"] = zohoBound.ClientId,
+    ["Hub:Connectors:ZohoCrm:ClientSecret"] = zohoBound.ClientSecret,
+};
+var zohoServices = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+var zohoConfiguration = new ConfigurationBuilder().AddInMemoryCollection(zohoSettings).Build();
+zohoServices.AddSingleton<IConfiguration>(zohoConfiguration);
+zohoServices.AddSingleton(TimeProvider.System);
+zohoServices.AddHubConnectors(zohoConfiguration);
+await using var zohoProvider = zohoServices.BuildServiceProvider();
+var zoho = zohoProvider.GetRequiredKeyedService<ICrmConnector>("zoho-crm");
+var zohoContext = new ConnectionContext("bench", "bound-zoho", "zoho-crm", new JObject
+{
+    ["accountsServer"] = zohoBound.AccountsServer(zohoBound.UserDataCentre),
+    ["apiDomain"] = zohoBound.ApiDomain(zohoBound.UserDataCentre),
+    ["secrets"] = new JObject { ["accessToken"] = zohoTokens.Access, ["refreshToken"] = zohoTokens.Refresh, ["expiresAt"] = DateTimeOffset.UtcNow.AddMinutes(55).ToString("O", CultureInfo.InvariantCulture) },
+});
+var records = expected.Keys.Select(i => new CrmRecord($"p-{i}", $"bound.{i}@shoppers.example", new JObject { ["Last_Name"] = $"Bound {i}", ["Hub_Profile_Id"] = $"p-{i}", ["Order_Count"] = 1 }, [])).ToList();
+var pushClock = Stopwatch.StartNew();
+await Parallel.ForEachAsync(records.Chunk(zoho.Limits.MaxBatchSize), new ParallelOptions { MaxDegreeOfParallelism = zoho.Limits.MaxConcurrency }, async (chunk, ct) =>
+    await zoho.UpsertAsync(zohoContext, new CrmUpsertBatch("Contacts", "Email", chunk, []), ct));
+var pushBound = pushClock.Elapsed;
+var bound = pullBound > pushBound ? pullBound : pushBound;
+
+// 2. The pipeline: local host + handler process + Azurite, the tenant connected to the Shopify and Zoho sandboxes.
+var tenant = "bench-" + Guid.NewGuid().ToString("N")[..6];
+var repo = AzuriteLauncher.FindRepositoryRoot()!;
+var appRoot = Path.Combine(repo, "functions", "Hub.Functions", "bin", "Release", "net10.0");
+if (!File.Exists(Path.Combine(appRoot, "host.json")))
+{
+    appRoot = Path.Combine(repo, "functions", "Hub.Functions", "bin", "Debug", "net10.0");
+}
+
+var hostSettings = settings.ToDictionary(p => p.Key.Replace(":", "__", StringComparison.Ordinal), p => p.Value, StringComparer.OrdinalIgnoreCase);
+hostSettings["HubStorage"] = hostSettings["AzureWebJobsStorage"] = hostSettings["ServiceBusConnection"] = "UseDevelopmentStorage=true";
+hostSettings["Hub__TablePrefix"] = "b" + Guid.NewGuid().ToString("N")[..10];
+hostSettings["Hub__DataProtection__KeysPath"] = Path.Combine(Path.GetTempPath(), "hub-bench-keys");
+hostSettings["ScheduleSyncCron"] = "*/5 * * * * *";
+hostSettings["ReconcileCron"] = "0 0 0 1 1 *";
+hostSettings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 32}.00:00:00";
+hostSettings["Hub__Demo__Tenant"] = tenant;
+hostSettings["Hub__Demo__Shopify__Shop"] = scenario.Shop.Domain;
+hostSettings["Hub__Demo__Shopify__AccessToken"] = scenario.Shop.AccessToken;
+hostSettings["Hub__Demo__ZohoCrm__Json"] = new JObject
+{
+    ["accountsServer"] = scenario.Zoho.AccountsServer(scenario.Zoho.UserDataCentre),
+    ["apiDomain"] = scenario.Zoho.ApiDomain(scenario.Zoho.UserDataCentre),
+    ["accessToken"] = scenario.ZohoTokens.Access,
+    ["refreshToken"] = scenario.ZohoTokens.Refresh,
+}.ToString(Newtonsoft.Json.Formatting.None);
+var queues = new QueueClientFactory(AppSettings.Load(appRoot, hostSettings), base64: true);
+foreach (var name in new[] { "pull", "resolve", "push", "ingest" })
+{
+    await (await queues.GetAsync(name, "ServiceBusConnection", default)).ClearMessagesAsync();
+}
+
+using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
+var pipelineClock = Stopwatch.StartNew();
+await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = 0, Settings = hostSettings }, loggers, default);
+using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+while (scenario.Zoho.Contacts.Count < expected.Count)
+{
+    if (pipelineClock.Elapsed > TimeSpan.FromHours(3))
+    {
+        throw new TimeoutException($"{scenario.Zoho.Contacts.Count} of {expected.Count} contacts after 3 h");
+    }
+
+    await Task.Delay(500);
+}
+
+var backfill = pipelineClock.Elapsed;
+await Task.Delay(TimeSpan.FromSeconds(5)); // let the last updates land
+var upserts = scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal));
+var health = JObject.Parse(await http.GetStringAsync("api/health"));
+var tableOps = health.Value<long>("tableOperations");
+
+// 3. Webhook acknowledgement at a steady rate (signed orders/updated deliveries of unchanged orders, new event ids).
+var target = new Uri(host.BaseAddress, $"api/webhooks/{tenant}/demo-shopify");
+var bodies = scenario.Shop.Orders.Take(500).Select(o => Encoding.UTF8.GetBytes(ShopifySandbox.RestOrder(scenario.Shop, o).ToString(Newtonsoft.Json.Formatting.None))).ToList();
+using var hooks = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+var acks = new System.Collections.Concurrent.ConcurrentBag<double>();
+var failures = 0;
+var total = rate * seconds;
+var tick = Stopwatch.StartNew();
+var sends = new List<Task>(total);
+for (var i = 0; i < total; i++)
+{
+    var due = TimeSpan.FromSeconds((double)i / rate);
+    if (due > tick.Elapsed)
+    {
+        await Task.Delay(due - tick.Elapsed);
+    }
+
+    var body = bodies[i % bodies.Count];
+    sends.Add(Task.Run(async () =>
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-Shopify-Topic", "orders/updated");
+        request.Headers.Add("X-Shopify-Hmac-Sha256", Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(scenario.Shopify.ClientSecret), body)));
+        request.Headers.Add("X-Shopify-Shop-Domain", scenario.Shop.Domain);
+        request.Headers.Add("X-Shopify-Event-Id", Guid.NewGuid().ToString());
+        var sw = Stopwatch.StartNew();
+        using var response = await hooks.SendAsync(request);
+        acks.Add(sw.Elapsed.TotalMilliseconds);
+        if (!response.IsSuccessStatusCode)
+        {
+            Interlocked.Increment(ref failures);
+        }
+    }));
+}
+
+await Task.WhenAll(sends);
+var sorted = acks.Order().ToList();
+double Pct(List<double> list, double p) => list[Math.Clamp((int)Math.Ceiling(p * list.Count) - 1, 0, list.Count - 1)];
+
+// 4. Webhook to CRM: refund one guest order at a time and time until its buyer's contact shows it.
+var latencies = new List<double>();
+foreach (var order in scenario.Shop.Orders.Where(o => o.CustomerId is null && o.FinancialStatus == "paid" && o.CancelledAt is null).Take(20))
+{
+    var person = PipelineScenario.IndexOfEmail(order.Email!);
+    var before = scenario.Zoho.Contacts.Single(c => PipelineScenario.PersonOf(c) == person).Value<int>("Order_Count");
+    order.FinancialStatus = "refunded";
+    order.UpdatedAt = DateTimeOffset.UtcNow;
+    var sw = Stopwatch.StartNew();
+    await scenario.Shopify.DeliverWebhookAsync(target, scenario.Shop.Domain, "orders/updated", ShopifySandbox.RestOrder(scenario.Shop, order));
+    while (scenario.Zoho.Contacts.Single(c => PipelineScenario.PersonOf(c) == person).Value<int>("Order_Count") != before - 1 && sw.Elapsed < TimeSpan.FromMinutes(1))
+    {
+        await Task.Delay(20);
+    }
+
+    latencies.Add(sw.Elapsed.TotalMilliseconds);
+}
+
+latencies.Sort();
+var peak = JObject.Parse(await http.GetStringAsync("api/health")).Value<long>("peakWorkingSetBytes");
+Console.WriteLine($"""
+    | Figure | Value |
+    |---|---|
+    | Orders backfilled (Shopify sandbox, real cost bucket) | {orders:N0} orders, {expected.Count:N0} people, {pulled:N0} records |
+    | Platform bound: connector-only Shopify read / Zoho write | {pullBound.TotalSeconds:F1} s / {pushBound.TotalSeconds:F1} s (bound {bound.TotalSeconds:F1} s) |
+    | Pipeline wall time to the last contact | {backfill.TotalSeconds:F1} s ({backfill / bound:F2} x the bound) |
+    | Zoho upsert calls per 100 changed profiles | {upserts * 100.0 / expected.Count:F2} ({upserts} calls, {expected.Count} contacts) |
+    | Table Storage operations per order | {tableOps / (double)orders:F1} ({tableOps:N0} requests, batches count once) |
+    | Webhook acknowledgement at {rate}/s for {seconds} s | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total} |
+    | Webhook to CRM (20 refunds, one at a time) | p50 {Pct(latencies, 0.5):F0} ms, p95 {Pct(latencies, 0.95):F0} ms |
+    | Handler peak working set | {peak / 1048576.0:F0} MiB |
+    """);
+
+int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(fallback).First();
