@@ -155,7 +155,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         // profile. Wait for it (a conflict, retried); if it never comes (that resolution died), keep its claim on the
         // key, so whoever resolves those records next finds this component and joins it.
         var dangling = profileRows.Where(p => p.Value is null && idRows.Values.Any(r => Ids(r).Contains(p.Key))).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        if (dangling.Count > 0 && attempt < 6)
+        if (dangling.Count > 0 && attempt < 4)
         {
             throw new RequestFailedException(412, $"profile {dangling.First()} is being created by another resolution");
         }
@@ -194,6 +194,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         var component = profileRows.Where(p => p.Value is not null).Select(p => p.Key).Concat(batch.Profiles.Select(p => p.Id)).ToHashSet(StringComparer.Ordinal);
         var keyActions = new List<TableTransactionAction>();
+        var intended = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var hash in desired.Keys.Concat(idRows.Where(r => r.Value is not null).Select(r => r.Key)).Distinct(StringComparer.Ordinal))
         {
             var row = idRows.GetValueOrDefault(hash);
@@ -204,6 +205,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
 
             var value = string.Join(',', ids);
+            intended[hash] = value;
             if (row is null)
             {
                 if (ids.Count > 0)
@@ -315,6 +317,19 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
 
         await records.MarkResolvedAsync(tenant, marks, ct);
+
+        // 4. Settle: another resolution may have claimed one of these keys while this one wrote (it saw a profile of
+        // ours not yet written), or a claim this one kept may now have its profile. Either way, resolve again: the
+        // last writer always sees the final keys, so two halves of one person never stay apart.
+        var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
+        var moved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);
+        var keptClaims = intended.Values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries)).Where(id => !resultIds.Contains(id)).ToHashSet(StringComparer.Ordinal);
+        var claimNowWritten = keptClaims.Count > 0 && (await Packed.ReadManyAsync(profilesTable, tenant, keptClaims, ct, ["PartitionKey", "RowKey", "MergedInto"])).Count > 0;
+        if ((moved || claimNowWritten) && attempt < 10)
+        {
+            throw new RequestFailedException(412, "the identity graph changed under this resolution; resolving again");
+        }
+
         return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins);
     }
 
