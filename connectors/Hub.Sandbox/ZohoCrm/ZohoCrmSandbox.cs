@@ -329,13 +329,15 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                     continue;
                 }
 
-                if (Validate(record, i, existing) is { } error)
+                var fields = (JObject)record.DeepClone();
+                fields.Remove("id");
+                if (Validate(fields, i, existing) is { } error)
                 {
                     items.Add(error);
                     continue;
                 }
 
-                foreach (var (name, value) in record)
+                foreach (var (name, value) in fields)
                 {
                     existing[name] = value;
                 }

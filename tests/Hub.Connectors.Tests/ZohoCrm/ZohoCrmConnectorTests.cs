@@ -34,6 +34,45 @@ public sealed class ZohoCrmConnectorTests : IAsyncLifetime
         new($"p{i}", $"c{i}@example.com", payload ?? new JObject { ["Last_Name"] = $"L{i}", ["Hub_Profile_Id"] = $"p{i}", ["Lifecycle_Stage"] = "Active" }, tags);
 
     [Fact]
+    public async Task BoundRecords_AreUpdatedById_ANewEmailLandsOnTheSameContact_AndAnUnknownIdFallsBackToTheUpsert()
+    {
+        var connection = ZohoCrmFixture.Connection(_sandbox);
+        var first = await _connector.UpsertAsync(connection, Batch([Record(1), Record(2)]), CancellationToken.None);
+        var id1 = first.Records.Single(r => r.ProfileId == "p1").CrmId!;
+
+        // p1 changed its email: by id it stays one contact; p2's contact was deleted in Zoho meanwhile (an unknown id).
+        var moved = new CrmRecord("p1", "new1@example.com", new JObject { ["Last_Name"] = "L1", ["Hub_Profile_Id"] = "p1" }, [], id1);
+        var gone = Record(2) with { CrmId = "4150868000000999999" };
+        var second = await _connector.UpsertAsync(connection, Batch([moved, gone]), CancellationToken.None);
+
+        var p1 = second.Records.Single(r => r.ProfileId == "p1");
+        Assert.True(p1.Outcome == CrmOutcome.Updated && p1.CrmId == id1, $"{p1.Outcome} {p1.Code} {p1.Message} id1={id1} ids={string.Join(",", _sandbox.Contacts.Select(c => c["id"]))}");
+        Assert.Equal(CrmOutcome.Updated, second.Records.Single(r => r.ProfileId == "p2").Outcome);
+        Assert.Equal(2, _sandbox.Contacts.Count);
+        Assert.Equal("new1@example.com", _sandbox.Contacts.Single(c => c.Value<string>("id") == id1).Value<string>("Email"));
+        Assert.Contains(_sandbox.Requests, r => r.Method == "PUT" && r.Path.EndsWith("/crm/v8/Contacts", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task NoEmail_MatchesOnTheFallbackKey_AndTwoContactsMergeIntoOne()
+    {
+        var connection = ZohoCrmFixture.Connection(_sandbox);
+        var phoneOnly = new CrmRecord("p9", "", new JObject { ["Last_Name"] = "张伟", ["Hub_Profile_Id"] = "p9", ["Mobile"] = "+8613912345678" }, []);
+        var batch = Batch([phoneOnly]) with { FallbackMatchFields = ["Hub_Profile_Id"] };
+        var a = await _connector.UpsertAsync(connection, batch, CancellationToken.None);
+        var b = await _connector.UpsertAsync(connection, batch, CancellationToken.None);
+        var other = await _connector.UpsertAsync(connection, Batch([Record(3)]), CancellationToken.None);
+
+        Assert.Equal(CrmOutcome.Created, a.Records[0].Outcome);
+        Assert.Equal((CrmOutcome.Updated, a.Records[0].CrmId), (b.Records[0].Outcome, b.Records[0].CrmId));
+        var merger = _services.GetRequiredKeyedService<ICrmMerger>("zoho-crm");
+        await merger.MergeAsync(connection, "Contacts", other.Records[0].CrmId!, a.Records[0].CrmId!, CancellationToken.None);
+        var survivor = Assert.Single(_sandbox.Contacts);
+        Assert.Equal("+8613912345678", survivor.Value<string>("Mobile")); // blank in the master, filled from the duplicate
+        await Assert.ThrowsAsync<ConnectorValidationException>(() => merger.MergeAsync(connection, "Contacts", other.Records[0].CrmId!, a.Records[0].CrmId!, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Install_OrgInAnotherDataCentre_CodeIsExchangedThereAndCallsGoToItsApiDomain()
     {
         var installer = _services.GetRequiredKeyedService<IOAuthInstaller>("zoho-crm");
