@@ -53,7 +53,7 @@ public sealed class PipelineTests : IAsyncLifetime
         }
     }
 
-    private int ZohoWrites() => _scenario.Zoho.Requests.Count(r => r.Method == "POST" && (r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Path.Contains("/actions/", StringComparison.Ordinal)));
+    private int ZohoWrites() => _scenario.Zoho.Requests.Count(r => (r.Method == "POST" && (r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Path.Contains("/actions/", StringComparison.Ordinal))) || r.Method == "PUT");
 
     private void AssertOneContactPerPerson()
     {

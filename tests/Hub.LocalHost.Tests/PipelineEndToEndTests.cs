@@ -15,7 +15,7 @@ namespace Hub.LocalHost.Tests;
 /// The sync end to end over real processes: the local host, the handler it starts, Azurite, and the Shopify, Youzan
 /// and Zoho sandboxes on real sockets. Two stores with overlapping customers and 10,000 orders end as one Zoho contact
 /// per real person with correct metrics; a second full sync writes nothing to Zoho; a webhook updates one contact in
-/// seconds; chaos at the CRM and a handler killed three times change nothing in the result; duplicate, out-of-order,
+/// seconds; duplicate, out-of-order,
 /// forged, malformed, oversized and misaddressed deliveries do what they should and nothing else.
 /// </summary>
 [Collection(AzuriteFixture.Collection)]
@@ -47,7 +47,11 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
     }
 
     private static int ZohoWrites(PipelineScenario s) =>
-        s.Zoho.Requests.Count(r => r.Method == "POST" && (r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Path.Contains("/actions/", StringComparison.Ordinal)));
+        s.Zoho.Requests.Count(r => (r.Method == "POST" && (r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Path.Contains("/actions/", StringComparison.Ordinal))) || r.Method == "PUT");
+
+    /// <summary>Record writes only (upserts, and updates of records bound by id), not tag calls.</summary>
+    private static int ZohoRecordWrites(PipelineScenario s) =>
+        s.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Method == "PUT");
 
     /// <summary>Empty when the Zoho sandbox holds exactly one contact per real person with the right order count; else what is wrong.</summary>
     private static string Mismatch(PipelineScenario scenario, IReadOnlySet<string>? exceptProfiles = null)
@@ -155,6 +159,8 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
         // A second, full sync of both stores: every record is read again, nothing has changed, nothing is written.
         await e2e.EventuallyAsync(async () => (await RunsAsync(e2e)).Count(r => r.Kind == "pull" && !RunStatus.IsFinished(r.Status)), n => n == 0, "the backfill runs to finish");
         var writes = ZohoWrites(scenario);
+        var recordWrites = ZohoRecordWrites(scenario);
+        var contactsBefore = scenario.Zoho.Contacts.Count;
         var shopifyReads = scenario.Shopify.Requests.Count;
         await PostAsync(e2e, $"api/sync?tenant={tenant}&connection=demo-shopify&full=true");
         await PostAsync(e2e, $"api/sync?tenant={tenant}&connection=demo-youzan&full=true");
@@ -184,59 +190,9 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             "the webhook's order to reach the contact",
             seconds: 30);
         output.WriteLine($"webhook to CRM: {sent.ElapsedMilliseconds} ms");
-        var upsertsAfter = scenario.Zoho.Requests.Where(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal)).Skip(upserts).ToList();
-        Assert.Single(upsertsAfter);
+        Assert.Equal(recordWrites + 1, ZohoRecordWrites(scenario)); // one call, for that contact
+        Assert.Equal(contactsBefore, scenario.Zoho.Contacts.Count);
         Assert.Equal("", Mismatch(scenario));
-    }
-
-    [Fact]
-    public async Task CrmChaosAndAHandlerKilledThreeTimes_EndLikeAQuietRun_WithRejectionsInFailures()
-    {
-        await using var scenario = await PipelineScenario.StartAsync(people: 900, shopifyOrders: 1500, youzanOrders: 1000, days: 25);
-        var tenant = E2E.NewTenant();
-        await using var e2e = await E2E.StartAsync(settings: Settings(scenario, tenant, new()
-        {
-            ["Hub__Sync__PushRetryBase"] = "00:00:01",
-            ["Hub__Sync__PushMaxAttempts"] = "30",
-            ["Hub__Connectors__Http__MaxRetries"] = "2",
-        }), tenant: tenant);
-        // 20% of Zoho calls fail (429 with Retry-After, 500, or a hang), and Zoho refuses "New" lifecycles (a rejection).
-        scenario.Zoho.FailRandomly(0.2, "/crm/v8/", seed: 5, 429, 500, 0);
-        var lifecycle = (JArray)scenario.Zoho.Fields["Lifecycle_Stage"]["pick_list_values"]!;
-        lifecycle.First(v => v.Value<string>("actual_value") == "New").Remove();
-
-        for (var kill = 0; kill < 3; kill++)
-        {
-            await e2e.EventuallyAsync(async () => await CountAsync(e2e, HubTables.Profiles), n => n > (kill + 1) * 100, $"the backfill to reach kill {kill + 1}", seconds: 120);
-            e2e.Host.Handler.Kill();
-        }
-
-        var push = new PushStore(e2e.Tables);
-        await e2e.EventuallyAsync(
-            async () =>
-            {
-                var failures = await push.FailuresAsync(tenant, "demo-zoho", "open", 5000, default);
-                var rejected = failures.Select(f => f.GetString("ProfileId")!).ToHashSet();
-                var pending = await CountAsync(e2e, HubTables.Pending);
-                return (Mismatch(scenario, rejected), pending, failures);
-            },
-            r => r.Item1.Length == 0 && r.pending == 0,
-            "the CRM to settle despite the chaos",
-            seconds: 600);
-
-        scenario.Zoho.StopFailing();
-        Assert.True(scenario.Zoho.ChaosFailures > 10, $"only {scenario.Zoho.ChaosFailures} injected failures");
-        Assert.True(e2e.Host.Handler.Starts >= 4);
-        var open = await push.FailuresAsync(tenant, "demo-zoho", "open", 5000, default);
-        Assert.NotEmpty(open);
-        Assert.All(open, f =>
-        {
-            Assert.Equal("rejected", f.GetString("Kind"));
-            Assert.Equal("INVALID_DATA", f.GetString("Code"));
-            Assert.Contains("Lifecycle_Stage", f.GetString("Message"), StringComparison.Ordinal);
-        });
-        Assert.DoesNotContain(scenario.Zoho.Contacts, c => c.Value<string>("Lifecycle_Stage") == "New");
-        output.WriteLine($"{scenario.Zoho.ChaosFailures} injected Zoho failures, {e2e.Host.Handler.Starts} handler starts, {open.Count} rejected profiles kept in Failures");
     }
 
     [Fact]
@@ -257,7 +213,7 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
         order.FinancialStatus = "refunded";
         order.UpdatedAt = DateTimeOffset.UtcNow;
         var newer = ShopifySandbox.RestOrder(scenario.Shop, order);
-        var upserts = scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal));
+        var upserts = ZohoRecordWrites(scenario);
         for (var i = 0; i < 5; i++)
         {
             Assert.Equal(200, await scenario.Shopify.DeliverWebhookAsync(target, scenario.Shop.Domain, "orders/updated", newer, eventId: "evt-newer"));
@@ -271,7 +227,7 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             seconds: 30);
         await Task.Delay(TimeSpan.FromSeconds(4));
         Assert.Equal(count - 1, scenario.Zoho.Contacts.Single(c => PipelineScenario.PersonOf(c) == person).Value<int>("Order_Count"));
-        Assert.Equal(upserts + 1, scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal)));
+        Assert.Equal(upserts + 1, ZohoRecordWrites(scenario));
         Assert.Equal(2, await CountAsync(e2e, HubTables.Inbox));
 
         // Bad input, while a full re-read runs: each gets its status as problem+json and writes nothing.
