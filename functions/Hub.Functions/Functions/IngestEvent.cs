@@ -82,20 +82,7 @@ public sealed class IngestEvent(
 
             case WebhookEventKind.CustomerRedact:
             {
-                var keys = new List<string>();
-                foreach (var r in evt.Records)
-                {
-                    if (r["customer"] is JObject customer && VendorId(customer) is { } customerId)
-                    {
-                        keys.Add(RecordStore.KeyOf("member", new SourceRef(platform, connection.RowKey, customerId, null)));
-                    }
-
-                    foreach (var order in r["orders_to_redact"] as JArray ?? [])
-                    {
-                        keys.Add(RecordStore.KeyOf("order", new SourceRef(platform, connection.RowKey, order.ToString(), null)));
-                    }
-                }
-
+                var keys = CustomerKeys(evt, platform, connection.RowKey, "orders_to_redact");
                 var profiles = await records.DeleteAsync(tenant, keys, cancellationToken);
                 Send(result, ResolveMessage.Chunk(tenant, [], profiles));
                 await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased the customer's member and order records; profiles recomputed from what other records remain", keys.Count, profiles, now, cancellationToken);
@@ -119,20 +106,7 @@ public sealed class IngestEvent(
 
             case WebhookEventKind.CustomerDataRequest:
             {
-                var keys = new List<string>();
-                foreach (var r in evt.Records)
-                {
-                    if (r["customer"] is JObject customer && VendorId(customer) is { } customerId)
-                    {
-                        keys.Add(RecordStore.KeyOf("member", new SourceRef(platform, connection.RowKey, customerId, null)));
-                    }
-
-                    foreach (var order in r["orders_requested"] as JArray ?? [])
-                    {
-                        keys.Add(RecordStore.KeyOf("order", new SourceRef(platform, connection.RowKey, order.ToString(), null)));
-                    }
-                }
-
+                var keys = CustomerKeys(evt, platform, connection.RowKey, "orders_requested");
                 var held = await records.GetManyAsync(tenant, keys, cancellationToken);
                 var profiles = held.Values.Select(h => h.ProfileId).OfType<string>().Distinct().ToList();
                 await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "data request recorded: the merchant exports the listed profiles from the setup page", held.Count, profiles, now, cancellationToken);
@@ -165,6 +139,26 @@ public sealed class IngestEvent(
         {
             result.Send(ResolveOutput, message);
         }
+    }
+
+    /// <summary>The record keys a privacy request names: the customer's member record and the listed orders.</summary>
+    private static List<string> CustomerKeys(InboxEvent evt, string platform, string connectionId, string ordersField)
+    {
+        var keys = new List<string>();
+        foreach (var r in evt.Records)
+        {
+            if (r["customer"] is JObject customer && VendorId(customer) is { } customerId)
+            {
+                keys.Add(RecordStore.KeyOf("member", new SourceRef(platform, connectionId, customerId, null)));
+            }
+
+            foreach (var order in r[ordersField] as JArray ?? [])
+            {
+                keys.Add(RecordStore.KeyOf("order", new SourceRef(platform, connectionId, order.ToString(), null)));
+            }
+        }
+
+        return keys;
     }
 
     private static string? VendorId(JObject record) =>

@@ -1,7 +1,6 @@
 using Hub.Functions.Hosting;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
-using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
 namespace Hub.Functions.Functions;
@@ -21,8 +20,7 @@ public sealed class ReplayFailures(PushStore push, TimeProvider clock) : IFuncti
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var request = invocation.ReadObject("req");
-        var query = request["Query"] as JObject ?? [];
-        string? Q(string name) => query.Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value?.ToString() is { Length: > 0 } v ? v : null;
+        string? Q(string name) => EnvelopedHttp.Query(request, name);
         var result = new InvocationResult();
         var tenant = Q("tenant");
         try
@@ -31,7 +29,7 @@ public sealed class ReplayFailures(PushStore push, TimeProvider clock) : IFuncti
         }
         catch (ArgumentException ex)
         {
-            return result.Set("res", Response(400, new JObject { ["type"] = "about:blank", ["title"] = "Invalid query", ["status"] = 400, ["detail"] = ex.Message }, "application/problem+json"));
+            return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
         }
 
         var connection = Q("connection");
@@ -57,13 +55,6 @@ public sealed class ReplayFailures(PushStore push, TimeProvider clock) : IFuncti
         }
 
         result.Logs.Add($"Replay for {tenant}: {chosen.Count} failure(s) back in the outbox.");
-        return result.Set("res", Response(202, new JObject { ["tenant"] = tenant, ["replayed"] = chosen.Count }, "application/json"));
+        return result.Set("res", EnvelopedHttp.Response(202, new JObject { ["tenant"] = tenant, ["replayed"] = chosen.Count }));
     }
-
-    private static JObject Response(int status, JObject body, string contentType) => new()
-    {
-        ["statusCode"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["body"] = body.ToString(Formatting.None),
-        ["headers"] = new JObject { ["Content-Type"] = contentType },
-    };
 }

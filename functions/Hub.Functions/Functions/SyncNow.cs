@@ -3,7 +3,6 @@ using Hub.Functions.Hosting;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
 using Microsoft.Extensions.Options;
-using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
 namespace Hub.Functions.Functions;
@@ -22,8 +21,7 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var request = invocation.ReadObject("req");
-        var query = request["Query"] as JObject ?? [];
-        string? Q(string name) => query.Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value?.ToString() is { Length: > 0 } v ? v : null;
+        string? Q(string name) => EnvelopedHttp.Query(request, name);
         var result = new InvocationResult();
         var tenant = Q("tenant");
         var id = Q("connection");
@@ -34,18 +32,18 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
         }
         catch (ArgumentException ex)
         {
-            return result.Set("res", Response(400, Problem("Invalid query", 400, ex.Message), "application/problem+json"));
+            return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
         }
 
         var connection = await connections.GetAsync(tenant!, id!, cancellationToken);
         if (connection is null || services.GetKeyedService<IStoreConnector>(connection.ConnectorId) is not { } connector)
         {
-            return result.Set("res", Response(404, Problem("Unknown connection", 404, "This tenant has no store connection with that id."), "application/problem+json"));
+            return result.Set("res", EnvelopedHttp.Problem(404, "Unknown connection", "This tenant has no store connection with that id."));
         }
 
         if (connection.Status != ConnectionStatus.Active)
         {
-            return result.Set("res", Response(409, Problem("Connection paused", 409, "Resume the connection before syncing it."), "application/problem+json"));
+            return result.Set("res", EnvelopedHttp.Problem(409, "Connection paused", "Resume the connection before syncing it."));
         }
 
         var now = clock.GetUtcNow();
@@ -66,15 +64,6 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
             }
         }
 
-        return result.Set("res", Response(202, new JObject { ["tenant"] = tenant, ["connection"] = id, ["full"] = full, ["started"] = started, ["alreadyRunning"] = busy }, "application/json"));
+        return result.Set("res", EnvelopedHttp.Response(202, new JObject { ["tenant"] = tenant, ["connection"] = id, ["full"] = full, ["started"] = started, ["alreadyRunning"] = busy }));
     }
-
-    private static JObject Problem(string title, int status, string detail) => new() { ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = detail };
-
-    private static JObject Response(int status, JObject body, string contentType) => new()
-    {
-        ["statusCode"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["body"] = body.ToString(Formatting.None),
-        ["headers"] = new JObject { ["Content-Type"] = contentType },
-    };
 }

@@ -1,0 +1,25 @@
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Hosting;
+
+/// <summary>
+/// The request and response of an enveloped (non-forwarded) HTTP invocation: <c>Data.req</c> as the host sends it,
+/// and the <c>Outputs.res</c> object it expects back (status as a string, body as text, headers).
+/// </summary>
+public static class EnvelopedHttp
+{
+    /// <summary>A query parameter of <c>Data.req</c>, matched case-insensitively; null when absent or empty.</summary>
+    public static string? Query(JObject request, string name) =>
+        (request["Query"] as JObject ?? []).Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value?.ToString() is { Length: > 0 } value ? value : null;
+
+    public static JObject Response(int status, JObject body, string contentType = "application/json") => new()
+    {
+        ["statusCode"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["body"] = body.ToString(Formatting.None),
+        ["headers"] = new JObject { ["Content-Type"] = contentType },
+    };
+
+    public static JObject Problem(int status, string title, string detail) =>
+        Response(status, new JObject { ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = detail }, "application/problem+json");
+}
