@@ -222,4 +222,52 @@ public sealed class PipelineTests : IAsyncLifetime
         var runs = await h.Runs.RecentAsync(h.Tenant, 200, default);
         Assert.Equal(merges, runs.Where(r => r.Kind == "push").Sum(r => r.Merged));
     }
+
+    [Fact]
+    public async Task EveryCrmAndModule_AcceptsWhatThePipelineSends_HubSpot_FxiaokeContactAndAccount_Zoho()
+    {
+        await _scenario.DisposeAsync();
+        _scenario = await PipelineScenario.StartAsync(people: 60, shopifyOrders: 100, youzanOrders: 80, allCrms: true);
+        var fx = _scenario.Fxiaoke!;
+        fx.CallsPerWindow = 100_000; // the pacing is the connector tests' business; here only the payloads matter
+        await using var h = Harness(v => v["Hub:Connectors:Fxiaoke:CallsPerWindow"] = "100000");
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var expected = _scenario.ExpectedOrderCounts();
+        var push = h.Services.GetRequiredService<PushStore>();
+        Assert.Empty(await push.FailuresAsync(h.Tenant, "zoho", "open", 1000, default));
+        Assert.Empty(await push.FailuresAsync(h.Tenant, "fx", "open", 1000, default));
+
+        // HubSpot matches on email: every profile with one is a contact; those without are kept as MAPPING failures.
+        var hubspot = _scenario.HubSpot!.Contacts;
+        var hubspotFailures = await push.FailuresAsync(h.Tenant, "hubspot", "open", 1000, default);
+        Assert.All(hubspotFailures, f => Assert.Equal("MAPPING", f.GetString("Code")));
+        Assert.Equal(expected.Count, hubspot.Count + hubspotFailures.Count);
+        Assert.NotEmpty(hubspot);
+        Assert.All(hubspot, c =>
+        {
+            Assert.Equal(expected[PipelineScenario.IndexOfEmail(c.Value<string>("email")!)], c.Value<int>("hub_order_count"));
+            Assert.False(string.IsNullOrEmpty(c.Value<string>("hub_rfm_tier")));
+            Assert.False(string.IsNullOrEmpty(c.Value<string>("hub_vip_level")));
+        });
+
+        // 纷享销客: one ContactObj and one AccountObj per real person, each carrying the segments.
+        foreach (var module in new[] { "ContactObj", "AccountObj" })
+        {
+            var records = fx.RecordsOf(module);
+            Assert.Equal(expected.Count, records.Count);
+            Assert.Equal(expected.Count, records.Select(r => r.Value<string>("hub_profile_id__c")).Distinct().Count());
+            Assert.All(records, r => Assert.False(string.IsNullOrEmpty(r.Value<string>("rfm_tier__c"))));
+            Assert.Equal(expected.Values.Order(), records.Select(r => r.Value<int>("order_count__c")).Order());
+        }
+
+        Assert.Contains(fx.RecordsOf("AccountObj"), r => r["tel"] is not null);
+    }
 }

@@ -15,7 +15,7 @@ namespace Hub.LocalHost.Tests;
 /// The sync end to end over real processes: the local host, the handler it starts, Azurite, and the Shopify, Youzan
 /// and Zoho sandboxes on real sockets. Two stores with overlapping customers and 10,000 orders end as one Zoho contact
 /// per real person with correct metrics; a second full sync writes nothing to Zoho; a webhook updates one contact in
-/// seconds; duplicate, out-of-order,
+/// seconds; chaos at the CRM and a handler killed three times change nothing in the result; duplicate, out-of-order,
 /// forged, malformed, oversized and misaddressed deliveries do what they should and nothing else.
 /// </summary>
 [Collection(AzuriteFixture.Collection)]
@@ -54,7 +54,8 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
         s.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal) || r.Method == "PUT");
 
     /// <summary>Empty when the Zoho sandbox holds exactly one contact per real person with the right order count; else what is wrong.</summary>
-    private static string Mismatch(PipelineScenario scenario, IReadOnlySet<string>? exceptProfiles = null)
+    /// <param name="rejectedPeople">People whose only payload the CRM refused: they have no contact, and that is right.</param>
+    private static string Mismatch(PipelineScenario scenario, IReadOnlySet<string>? exceptProfiles = null, IReadOnlySet<int>? rejectedPeople = null)
     {
         var expected = scenario.ExpectedOrderCounts();
         var contacts = scenario.Zoho.Contacts;
@@ -69,7 +70,7 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             return $"person {twice.Key} has {twice.Value.Count} contacts";
         }
 
-        var missing = expected.Keys.Where(k => !byPerson.ContainsKey(k)).ToList();
+        var missing = expected.Keys.Where(k => !byPerson.ContainsKey(k) && rejectedPeople?.Contains(k) != true).ToList();
         if (missing.Count > 0)
         {
             return $"{missing.Count} of {expected.Count} people have no contact yet";
@@ -77,7 +78,12 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
 
         foreach (var (person, count) in expected)
         {
-            var contact = byPerson[person][0];
+            if (!byPerson.TryGetValue(person, out var theirs))
+            {
+                continue; // rejected, so absent (checked above)
+            }
+
+            var contact = theirs[0];
             if (exceptProfiles?.Contains(contact.Value<string>("Hub_Profile_Id") ?? "") == true)
             {
                 continue;
@@ -89,7 +95,8 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             }
         }
 
-        return contacts.Count == expected.Count ? "" : $"{contacts.Count} contacts for {expected.Count} people";
+        var unrejected = expected.Keys.Count(k => byPerson.ContainsKey(k) || rejectedPeople?.Contains(k) != true);
+        return contacts.Count == unrejected ? "" : $"{contacts.Count} contacts for {unrejected} people";
     }
 
     private static async Task<JObject> PostAsync(E2E e2e, string path)
@@ -196,6 +203,58 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task CrmChaosAndAHandlerKilledThreeTimes_EndLikeAQuietRun_WithRejectionsInFailures()
+    {
+        await using var scenario = await PipelineScenario.StartAsync(people: 600, shopifyOrders: 1000, youzanOrders: 700, days: 25);
+        var tenant = E2E.NewTenant();
+        await using var e2e = await E2E.StartAsync(settings: Settings(scenario, tenant, new()
+        {
+            ["Hub__Sync__PushRetryBase"] = "00:00:01",
+            ["Hub__Sync__PushMaxAttempts"] = "30",
+            ["Hub__Connectors__Http__MaxRetries"] = "2",
+        }), tenant: tenant);
+        // 20% of Zoho calls fail (429 with Retry-After, 500, or a hang), and Zoho refuses "New" lifecycles (a rejection).
+        scenario.Zoho.FailRandomly(0.2, "/crm/v8/", seed: 5, 429, 500, 0);
+        var lifecycle = (JArray)scenario.Zoho.Fields["Lifecycle_Stage"]["pick_list_values"]!;
+        lifecycle.First(v => v.Value<string>("actual_value") == "New").Remove();
+
+        for (var kill = 0; kill < 3; kill++)
+        {
+            await e2e.EventuallyAsync(async () => await CountAsync(e2e, HubTables.Profiles), n => n > (kill + 1) * 100, $"the backfill to reach kill {kill + 1}", seconds: 120);
+            e2e.Host.Handler.Kill();
+        }
+
+        var push = new PushStore(e2e.Tables);
+        await e2e.EventuallyAsync(
+            async () =>
+            {
+                var failures = await push.FailuresAsync(tenant, "demo-zoho", "open", 5000, default);
+                var rejected = failures.Select(f => f.GetString("ProfileId")!).ToHashSet();
+                var rejectedPeople = failures.Select(f => PipelineScenario.PersonOf((JObject)Packed.Read(f, "Payload")!)).ToHashSet();
+                var pending = await CountAsync(e2e, HubTables.Pending);
+                return (Mismatch(scenario, rejected, rejectedPeople), pending, failures.Count);
+            },
+            r => r.Item1.Length == 0 && r.pending == 0,
+            "the CRM to settle despite the chaos",
+            seconds: 600);
+
+        scenario.Zoho.StopFailing();
+        // Batching keeps the calls few (a few dozen for some 550 contacts), so 20% of them is a handful; every one must have been survived.
+        Assert.True(scenario.Zoho.ChaosFailures >= 3, $"only {scenario.Zoho.ChaosFailures} injected failures in {scenario.Zoho.Requests.Count} calls");
+        Assert.True(e2e.Host.Handler.Starts >= 4);
+        var open = await push.FailuresAsync(tenant, "demo-zoho", "open", 5000, default);
+        Assert.NotEmpty(open);
+        Assert.All(open, f =>
+        {
+            Assert.Equal("rejected", f.GetString("Kind"));
+            Assert.Equal("INVALID_DATA", f.GetString("Code"));
+            Assert.Contains("Lifecycle_Stage", f.GetString("Message"), StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain(scenario.Zoho.Contacts, c => c.Value<string>("Lifecycle_Stage") == "New");
+        output.WriteLine($"{scenario.Zoho.ChaosFailures} injected Zoho failures, {e2e.Host.Handler.Starts} handler starts, {open.Count} rejected profiles kept in Failures");
+    }
+
+    [Fact]
     public async Task Webhooks_DuplicatesAndOutOfOrder_AppliedOnce_NewestWins_BadInputWritesNothing()
     {
         await using var scenario = await PipelineScenario.StartAsync(people: 90, shopifyOrders: 120, youzanOrders: 60, days: 25);
@@ -266,5 +325,73 @@ public sealed class PipelineEndToEndTests(ITestOutputHelper output)
             runs => runs.Count == 2 && runs.All(r => r.Status == RunStatus.Succeeded),
             "the re-read to finish undisturbed");
         Assert.Equal("", Mismatch(scenario));
+
+        // Dry run: every profile is in Zoho as it is now, so all are unchanged; with a live store page too; nothing written.
+        var writes = ZohoWrites(scenario);
+        var dry = await PostAsync(e2e, $"api/dryrun?tenant={tenant}&connection=demo-zoho");
+        Assert.False(dry.Value<bool>("written"));
+        var counts = dry["targets"]!.Single(t => t.Value<string>("module") == "Contacts")["counts"]!;
+        Assert.Equal(scenario.Zoho.Contacts.Count, dry.Value<int>("profiles"));
+        Assert.Equal((dry.Value<int>("profiles"), 0, 0, 0), (counts.Value<int>("unchanged"), counts.Value<int>("create"), counts.Value<int>("update"), counts.Value<int>("invalid")));
+        var live = await PostAsync(e2e, $"api/dryrun?tenant={tenant}&connection=demo-zoho&store=demo-shopify&sample=50");
+        Assert.InRange(live.Value<int>("profiles"), 1, 50);
+        Assert.Equal(live.Value<int>("profiles"), ((JObject)live["targets"]![0]!["counts"]!).Properties().Sum(p => (int)p.Value));
+        using (var unknown = await e2e.Http.PostAsync($"api/dryrun?tenant={tenant}&connection=nope", null))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+
+        Assert.Equal(writes, ZohoWrites(scenario));
+
+        // customers/redact: the customer's member and order rows become tombstones without data, the log says what
+        // was done (without the email), and a later full read does not store the customer again.
+        var customer = scenario.Shop.Customers.First(c => scenario.Shop.Orders.Any(o => o.CustomerId == c.Id));
+        var theirOrders = scenario.Shop.Orders.Where(o => o.CustomerId == customer.Id).Select(o => o.Id).ToList();
+        var redact = new JObject
+        {
+            ["shop_id"] = 1,
+            ["shop_domain"] = scenario.Shop.Domain,
+            ["customer"] = new JObject { ["id"] = customer.Id, ["email"] = customer.Email, ["phone"] = customer.Phone },
+            ["orders_to_redact"] = new JArray(theirOrders),
+        };
+        Assert.Equal(200, await scenario.Shopify.DeliverWebhookAsync(target, scenario.Shop.Domain, "customers/redact", redact));
+        var request = new JObject { ["shop_id"] = 1, ["shop_domain"] = scenario.Shop.Domain, ["customer"] = new JObject { ["id"] = customer.Id, ["email"] = customer.Email }, ["orders_requested"] = new JArray(theirOrders), ["data_request"] = new JObject { ["id"] = 9 } };
+        Assert.Equal(200, await scenario.Shopify.DeliverWebhookAsync(target, scenario.Shop.Domain, "customers/data_request", request));
+        var log = await e2e.EventuallyAsync(
+            async () => JObject.Parse(await e2e.Http.GetStringAsync($"api/compliance?tenant={tenant}")),
+            j => j["entries"]!.Count() == 2,
+            "both privacy requests to be logged");
+        Assert.DoesNotContain(customer.Email!, log.ToString(), StringComparison.OrdinalIgnoreCase);
+        var redacted = log["entries"]!.Single(e => e.Value<string>("topic") == "customers/redact");
+        Assert.Equal(1 + theirOrders.Count, redacted.Value<int>("records"));
+        Assert.Single(redacted["profiles"]!);
+        await AssertErasedAsync();
+
+        await PostAsync(e2e, $"api/sync?tenant={tenant}&connection=demo-shopify&full=true");
+        await e2e.EventuallyAsync(
+            async () => (await RunsAsync(e2e)).Where(r => r.Trigger == "manual").ToList(),
+            runs => runs.Count == 4 && runs.All(r => r.Status == RunStatus.Succeeded),
+            "a full re-read after the redaction");
+        await AssertErasedAsync();
+
+        async Task AssertErasedAsync()
+        {
+            foreach (var (table, id) in new[] { (HubTables.Members, customer.Id) }.Concat(theirOrders.Select(o => (HubTables.Orders, o))))
+            {
+                var client = await e2e.Tables.GetAsync(table, default);
+                var rows = new List<TableEntity>();
+                await foreach (var row in client.QueryAsync<TableEntity>(r => r.PartitionKey == tenant))
+                {
+                    if (row.GetString("RecordKey")?.EndsWith(":" + id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal) == true)
+                    {
+                        rows.Add(row);
+                    }
+                }
+
+                var tombstone = Assert.Single(rows);
+                Assert.True(tombstone.GetBoolean("Redacted"));
+                Assert.DoesNotContain(tombstone.Keys, k => k.StartsWith("Raw", StringComparison.Ordinal));
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Hub.Sandbox.Common;
+using Hub.Sandbox.Fxiaoke;
+using Hub.Sandbox.HubSpot;
 using Hub.Sandbox.Shopify;
 using Hub.Sandbox.Youzan;
 using Hub.Sandbox.ZohoCrm;
@@ -30,9 +32,14 @@ public sealed partial class PipelineScenario : IAsyncDisposable
     public ZohoCrmSandbox Zoho { get; } = new();
     public (string Access, string Refresh) ZohoTokens { get; private set; }
 
+    /// <summary>Started only when <c>allCrms</c> asks for them (connections <c>hubspot</c> and <c>fx</c>).</summary>
+    public HubSpotSandbox? HubSpot { get; private set; }
+    public FxiaokeSandbox? Fxiaoke { get; private set; }
+
     /// <param name="people">Size of the pool; Shopify sees the first two thirds, Youzan the last two thirds.</param>
     /// <param name="throttled">Keep Shopify's real cost bucket (50 points/s); otherwise a bucket that never makes the test wait.</param>
-    public static async Task<PipelineScenario> StartAsync(int people, int shopifyOrders, int youzanOrders, int days = 45, bool throttled = false)
+    /// <param name="allCrms">Also a HubSpot portal and a 纷享销客 enterprise, connected besides Zoho.</param>
+    public static async Task<PipelineScenario> StartAsync(int people, int shopifyOrders, int youzanOrders, int days = 45, bool throttled = false, bool allCrms = false)
     {
         var pool = SandboxPeople.Generate(people);
         var scenario = new PipelineScenario(pool, days);
@@ -51,12 +58,22 @@ public sealed partial class PipelineScenario : IAsyncDisposable
         await scenario.Youzan.StartAsync();
         await scenario.Zoho.StartAsync();
         scenario.ZohoTokens = scenario.Zoho.IssueTokens(scenario.Zoho.UserDataCentre);
+        if (allCrms)
+        {
+            scenario.HubSpot = new HubSpotSandbox();
+            scenario.Fxiaoke = new FxiaokeSandbox();
+            await scenario.HubSpot.StartAsync();
+            await scenario.Fxiaoke.StartAsync();
+        }
+
         return scenario;
     }
 
     /// <summary>Handler settings that point the connectors at the sandboxes.</summary>
     public Dictionary<string, string> Settings => new(StringComparer.OrdinalIgnoreCase)
     {
+        ["Hub:Connectors:HubSpot:ApiBaseUrl"] = HubSpot?.BaseUrl ?? "https://api.hubapi.com",
+        ["Hub:Connectors:Fxiaoke:Hosts:20"] = Fxiaoke?.BaseUrl ?? "https://open.fxiaoke.com",
         ["Hub:Connectors:Shopify:AdminBaseUrl"] = Shopify.AdminBaseUrlTemplate,
         ["Hub:Connectors:Shopify:ClientId"] = Shopify.ClientId,
         ["Hub:Connectors:Shopify:ClientSecret"] = Shopify.ClientSecret,
@@ -77,6 +94,12 @@ public sealed partial class PipelineScenario : IAsyncDisposable
         ("yz", "youzan", new JObject { ["kdtId"] = Youzan.KdtId }, new JObject { ["clientId"] = Youzan.ClientId, ["clientSecret"] = Youzan.ClientSecret }),
         ("zoho", "zoho-crm", new JObject { ["accountsServer"] = Zoho.AccountsServer(Zoho.UserDataCentre), ["apiDomain"] = Zoho.ApiDomain(Zoho.UserDataCentre) },
             new JObject { ["accessToken"] = ZohoTokens.Access, ["refreshToken"] = ZohoTokens.Refresh, ["expiresAt"] = now.AddMinutes(55).ToString("O", CultureInfo.InvariantCulture) }),
+        .. HubSpot is null || Fxiaoke is null ? [] : new (string, string, JObject, JObject)[]
+        {
+            ("hubspot", "hubspot", [], new JObject { ["accessToken"] = HubSpot.PrivateAppToken }),
+            ("fx", "fxiaoke", new JObject { ["host"] = Fxiaoke.BaseUrl, ["currentOpenUserId"] = Fxiaoke.AdminOpenUserId },
+                new JObject { ["appId"] = Fxiaoke.AppId, ["appSecret"] = Fxiaoke.AppSecret, ["permanentCode"] = Fxiaoke.PermanentCode }),
+        },
     ];
 
     /// <summary>Every real person the two stores hold (as a customer or a buyer), with the orders the metrics count.</summary>
@@ -141,5 +164,14 @@ public sealed partial class PipelineScenario : IAsyncDisposable
         await Shopify.DisposeAsync();
         await Youzan.DisposeAsync();
         await Zoho.DisposeAsync();
+        if (HubSpot is not null)
+        {
+            await HubSpot.DisposeAsync();
+        }
+
+        if (Fxiaoke is not null)
+        {
+            await Fxiaoke.DisposeAsync();
+        }
     }
 }

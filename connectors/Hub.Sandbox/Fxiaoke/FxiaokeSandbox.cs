@@ -11,8 +11,9 @@ namespace Hub.Sandbox.Fxiaoke;
 /// <summary>
 /// A 纷享销客 Open API stand-in for one enterprise: every answer HTTP 200 with <c>errorCode</c> (unknown paths 10006);
 /// the corpAccessToken endpoint (same token while valid, 20006/20015 for wrong credentials, at most ten calls a
-/// minute); CRM calls checked for token (20016), corpId (20017) and currentOpenUserId (20012); ContactObj create /
-/// update / query / describe with no uniqueness by default (an opt-in 查重 rule), select options and email checks;
+/// minute); CRM calls checked for token (20016), corpId (20017) and currentOpenUserId (20012); ContactObj and
+/// AccountObj create / update / query / describe (each object its own fields and records; an unknown object 10001)
+/// with no uniqueness by default (an opt-in 查重 rule), select options and email checks;
 /// 100 calls per 20 s per interface (30004), a daily quota (30002), a tenant without quota (30003); and a
 /// "commit then time out" switch that proves a client's retry does not create a duplicate.
 /// </summary>
@@ -25,7 +26,11 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     public const int ValidationCode = 320001401;
 
     private readonly object _gate = new();
-    private readonly Dictionary<string, JObject> _records = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, JObject>> _objects = new(StringComparer.Ordinal)
+    {
+        ["ContactObj"] = new(StringComparer.Ordinal),
+        ["AccountObj"] = new(StringComparer.Ordinal),
+    };
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _calls = new(StringComparer.Ordinal);
     private readonly Queue<DateTimeOffset> _tokenCalls = new();
     private string? _token;
@@ -57,16 +62,23 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     public int CommitThenTimeoutCreates { get; set; }
 
     /// <summary>ContactObj fields (api_name → describe entry).</summary>
-    public Dictionary<string, JObject> Fields { get; } = DefaultFields();
+    public Dictionary<string, JObject> Fields => ObjectFields["ContactObj"];
 
-    public IReadOnlyList<JObject> Records
+    /// <summary>Each object's fields (api_name → describe entry), as an enterprise's 对象管理 defines them.</summary>
+    public Dictionary<string, Dictionary<string, JObject>> ObjectFields { get; } = new(StringComparer.Ordinal)
     {
-        get
+        ["ContactObj"] = DefaultFields("ContactObj"),
+        ["AccountObj"] = DefaultFields("AccountObj"),
+    };
+
+    /// <summary>ContactObj records.</summary>
+    public IReadOnlyList<JObject> Records => RecordsOf("ContactObj");
+
+    public IReadOnlyList<JObject> RecordsOf(string objectApiName)
+    {
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                return [.. _records.Values.Select(r => (JObject)r.DeepClone())];
-            }
+            return [.. _objects[objectApiName].Values.Select(r => (JObject)r.DeepClone())];
         }
     }
 
@@ -77,7 +89,10 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     {
         lock (_gate)
         {
-            _records.Remove(id);
+            foreach (var records in _objects.Values)
+            {
+                records.Remove(id);
+            }
         }
     }
 
@@ -87,7 +102,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         app.MapPost("/cgi/crm/v2/data/create", c => Guarded(c, "create", CreateAsync));
         app.MapPost("/cgi/crm/v2/data/update", c => Guarded(c, "update", UpdateAsync));
         app.MapPost("/cgi/crm/v2/data/query", c => Guarded(c, "query", QueryAsync));
-        app.MapPost("/cgi/crm/v2/object/describe", c => Guarded(c, "describe", (ctx, _) => Ok(ctx, new JObject { ["data"] = new JObject { ["describe"] = new JObject { ["api_name"] = "ContactObj", ["fields"] = new JObject(Fields.Select(f => new JProperty(f.Key, f.Value))) } } })));
+        app.MapPost("/cgi/crm/v2/object/describe", c => Guarded(c, "describe", DescribeAsync));
         app.MapFallback(c => Error(c, 10006, "path not found"));
     }
 
@@ -210,13 +225,20 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     {
         var data = body["data"] as JObject;
         var objectData = data?["object_data"] as JObject;
-        if (data?.Value<string>("dataObjectApiName") != "ContactObj" || objectData is null)
+        var api = data?.Value<string>("dataObjectApiName");
+        if (api is null || objectData is null)
         {
             await Error(context, 10001, "dataObjectApiName or object_data missing");
             return;
         }
 
-        if (Validate(objectData, creating: true) is { } problem)
+        if (!_objects.TryGetValue(api, out var records))
+        {
+            await Error(context, 10001, $"object {api} does not exist");
+            return;
+        }
+
+        if (Validate(api, objectData, creating: true) is { } problem)
         {
             await Error(context, ValidationCode, problem);
             return;
@@ -225,7 +247,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         string id;
         lock (_gate)
         {
-            if (DuplicateRuleField is { } rule && objectData[rule] is { } value && _records.Values.Any(r => JToken.DeepEquals(r[rule], value)))
+            if (DuplicateRuleField is { } rule && objectData[rule] is { } value && records.Values.Any(r => JToken.DeepEquals(r[rule], value)))
             {
                 context.Items["duplicate"] = true;
                 id = "";
@@ -236,7 +258,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
                 var record = (JObject)objectData.DeepClone();
                 record["_id"] = id;
                 record["create_time"] = Clock.GetUtcNow().ToUnixTimeMilliseconds() + _ids;
-                _records[id] = record;
+                records[id] = record;
             }
         }
 
@@ -267,13 +289,20 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     {
         var objectData = body["data"]?["object_data"] as JObject;
         var id = objectData?.Value<string>("_id");
-        if (objectData is null || id is null || objectData.Value<string>("dataObjectApiName") != "ContactObj")
+        var api = objectData?.Value<string>("dataObjectApiName");
+        if (objectData is null || id is null || api is null)
         {
             await Error(context, 10001, "object_data must carry _id and dataObjectApiName");
             return;
         }
 
-        if (Validate(objectData, creating: false) is { } problem)
+        if (!_objects.TryGetValue(api, out var records))
+        {
+            await Error(context, 10001, $"object {api} does not exist");
+            return;
+        }
+
+        if (Validate(api, objectData, creating: false) is { } problem)
         {
             await Error(context, ValidationCode, problem);
             return;
@@ -281,7 +310,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
 
         lock (_gate)
         {
-            if (!_records.TryGetValue(id, out var record))
+            if (!records.TryGetValue(id, out var record))
             {
                 context.Items["missing"] = true;
             }
@@ -303,6 +332,13 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
     private async Task QueryAsync(HttpContext context, JObject body)
     {
         var info = body["data"]?["search_query_info"] as JObject ?? [];
+        var api = body["data"]?.Value<string>("dataObjectApiName") ?? "";
+        if (!_objects.TryGetValue(api, out var records))
+        {
+            await Error(context, 10001, $"object {api} does not exist");
+            return;
+        }
+
         var limit = info.Value<int?>("limit") ?? 20;
         var offset = info.Value<int?>("offset") ?? 0;
         if (limit is < 1 or > 1000)
@@ -320,7 +356,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         List<JObject> rows;
         lock (_gate)
         {
-            IEnumerable<JObject> q = _records.Values;
+            IEnumerable<JObject> q = records.Values;
             foreach (var filter in (info["filters"] as JArray ?? []).OfType<JObject>())
             {
                 var field = filter.Value<string>("field_name")!;
@@ -348,11 +384,20 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         });
     }
 
-    private string? Validate(JObject data, bool creating)
+    private Task DescribeAsync(HttpContext context, JObject body)
     {
+        var api = body.Value<string>("apiName") ?? "";
+        return ObjectFields.TryGetValue(api, out var fields)
+            ? Ok(context, new JObject { ["data"] = new JObject { ["describe"] = new JObject { ["api_name"] = api, ["fields"] = new JObject(fields.Select(f => new JProperty(f.Key, f.Value))) } } })
+            : Error(context, 10001, $"object {api} does not exist");
+    }
+
+    private string? Validate(string api, JObject data, bool creating)
+    {
+        var fields = ObjectFields[api];
         if (creating && string.IsNullOrWhiteSpace(data.Value<string>("name")))
         {
-            return "field name (姓名) is required";
+            return $"field name ({fields["name"].Value<string>("label")}) is required";
         }
 
         foreach (var (name, value) in data)
@@ -362,9 +407,9 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
                 continue;
             }
 
-            if (!Fields.TryGetValue(name, out var field))
+            if (!fields.TryGetValue(name, out var field))
             {
-                return $"field {name} does not exist on ContactObj";
+                return $"field {name} does not exist on {api}";
             }
 
             var type = field.Value<string>("type");
@@ -391,8 +436,9 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         return null;
     }
 
-    private static Dictionary<string, JObject> DefaultFields()
+    private static Dictionary<string, JObject> DefaultFields(string api)
     {
+        var account = api == "AccountObj";
         var fields = new Dictionary<string, JObject>(StringComparer.Ordinal);
         void Add(string api, string label, string type, bool required = false, params string[] options) => fields[api] = new JObject
         {
@@ -404,8 +450,8 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
             ["define_type"] = api.EndsWith("__c", StringComparison.Ordinal) ? "custom" : "package",
             ["options"] = new JArray(options.Select(o => new JObject { ["label"] = o, ["value"] = o })),
         };
-        Add("name", "姓名", "text", required: true);
-        Add("mobile", "手机", "phone_number");
+        Add("name", account ? "客户名称" : "姓名", "text", required: true);
+        Add(account ? "tel" : "mobile", account ? "电话" : "手机", "phone_number");
         Add("email", "邮件", "email");
         Add("hub_profile_id__c", "Hub 客户编号", "text");
         Add("lifecycle_stage__c", "生命周期", "select_one", false, "new", "active", "sleeping", "churned", "prospect");
@@ -415,7 +461,7 @@ public sealed class FxiaokeSandbox(TimeProvider? clock = null) : SandboxServer(c
         Add("total_spent__c", "累计消费", "currency");
         Add("order_count__c", "订单数", "number");
         Add("last_order_date__c", "最近下单", "date");
-        Add("hub_tags__c", "Hub 标签", "select_many", false, "vip", "repeat_buyer", "churn_risk", "high_value");
+        Add("hub_tags__c", "Hub 标签", "select_many", false, "vip", "repeat_buyer", "churn_risk", "high_value", "VIP", "Churn risk");
         return fields;
     }
 

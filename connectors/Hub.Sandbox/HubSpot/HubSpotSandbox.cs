@@ -109,9 +109,10 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         Add("lifecyclestage", "enumeration", false, "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other");
         Add("hub_profile_id", "string", true);
         Add("hub_lifecycle_stage", "enumeration", true, "new", "active", "sleeping", "churned");
-        Add("hub_value_tier", "enumeration", true, "high", "medium", "low");
-        Add("hub_vip_level", "enumeration", true, "none", "silver", "gold", "platinum");
-        Add("hub_rfm_tier", "enumeration", true, "champions", "loyal", "potential", "at_risk", "hibernating", "lost", "new");
+        // The options cover every value the Hub's segment rules produce (mappings/rules/segments/segments.json).
+        Add("hub_value_tier", "enumeration", true, "high", "medium", "low", "none");
+        Add("hub_vip_level", "enumeration", true, "none", "VIP1", "VIP2", "VIP3");
+        Add("hub_rfm_tier", "enumeration", true, "champions", "loyal", "promising", "at_risk", "hibernating", "none");
         Add("hub_rfm_score", "string", true);
         Add("hub_repurchase", "bool", true);
         Add("hub_total_spent", "number", true);
@@ -119,7 +120,7 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         Add("hub_average_order_value", "number", true);
         Add("hub_first_order_date", "date", true);
         Add("hub_last_order_date", "date", true);
-        Add("hub_tags", "enumeration", true, "vip", "repeat_buyer", "churn_risk", "new_customer", "high_value");
+        Add("hub_tags", "enumeration", true, "vip", "repeat_buyer", "churn_risk", "new_customer", "high_value", "VIP", "Churn risk");
     }
 
     protected override void Map(WebApplication app)

@@ -83,9 +83,9 @@ public sealed class IngestEvent(
             case WebhookEventKind.CustomerRedact:
             {
                 var keys = CustomerKeys(evt, platform, connection.RowKey, "orders_to_redact");
-                var profiles = await records.DeleteAsync(tenant, keys, cancellationToken);
+                var profiles = await records.RedactAsync(tenant, connection.RowKey, keys, cancellationToken);
                 Send(result, ResolveMessage.Chunk(tenant, [], profiles));
-                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased the customer's member and order records; profiles recomputed from what other records remain", keys.Count, profiles, now, cancellationToken);
+                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased the customer's member and order records (kept as tombstones so no later read stores them again); profiles recomputed from what other records remain", keys.Count, profiles, now, cancellationToken);
                 note = $"redacted {keys.Count} record key(s)";
                 break;
             }

@@ -9,7 +9,7 @@ namespace Hub.Functions.State;
 /// <summary>What storing a page of vendor records changed.</summary>
 /// <param name="ToResolve">Record keys whose newest version has not been resolved into a profile yet.</param>
 /// <param name="Invalid">One line per record the source rules refused (its issues, never its values).</param>
-public sealed record IngestResult(IReadOnlyList<string> ToResolve, int Stored, int Unchanged, int Older, IReadOnlyList<string> Invalid)
+public sealed record IngestResult(IReadOnlyList<string> ToResolve, int Stored, int Unchanged, int Older, IReadOnlyList<string> Invalid, int Redacted = 0)
 {
     public int InvalidCount { get; init; } = Invalid.Count;
 }
@@ -67,13 +67,19 @@ public sealed class RecordStore(HubTables tables)
         }
 
         var table = await tables.GetAsync(entity == "member" ? HubTables.Members : HubTables.Orders, ct);
-        var existing = await Packed.ReadManyAsync(table, tenant, incoming.Keys.Select(Packed.RowKey), ct, ["PartitionKey", "RowKey", "VendorUpdatedAt", "Version", "ResolvedVersion"]);
+        var existing = await Packed.ReadManyAsync(table, tenant, incoming.Keys.Select(Packed.RowKey), ct, ["PartitionKey", "RowKey", "VendorUpdatedAt", "Version", "ResolvedVersion", "Redacted"]);
         var actions = new List<TableTransactionAction>();
         var toResolve = new List<string>();
-        int unchanged = 0, older = 0;
+        int unchanged = 0, older = 0, redacted = 0;
         foreach (var (key, (raw, updated, version)) in incoming)
         {
-            if (existing.TryGetValue(Packed.RowKey(key), out var row))
+            if (existing.TryGetValue(Packed.RowKey(key), out var row) && row.GetBoolean("Redacted") == true)
+            {
+                redacted++; // erased at the customer's request: a later read or webhook never brings it back
+                continue;
+            }
+
+            if (row is not null)
             {
                 var storedVersion = row.GetString("Version");
                 if (!IsNewer(updated, version, row.GetDateTimeOffset("VendorUpdatedAt"), storedVersion ?? ""))
@@ -108,7 +114,7 @@ public sealed class RecordStore(HubTables tables)
 
         // A conflict (another delivery stored the same record meanwhile) fails the invocation; the redelivery decides again.
         await Packed.SubmitAsync(table, actions, ct);
-        return new IngestResult(toResolve, actions.Count, unchanged, older, invalid);
+        return new IngestResult(toResolve, actions.Count, unchanged, older, invalid, redacted);
     }
 
     private static TableEntity NewRow(string tenant, string key, string platform, string connectionId, string? region, DateTimeOffset? updated, string version, JToken raw)
@@ -143,6 +149,11 @@ public sealed class RecordStore(HubTables tables)
             var rows = await Packed.ReadManyAsync(table, tenant, group.Select(Packed.RowKey), ct);
             foreach (var row in rows.Values)
             {
+                if (row.GetBoolean("Redacted") == true)
+                {
+                    continue;
+                }
+
                 var stored = ToRecord(row);
                 result[stored.Key] = stored;
             }
@@ -190,6 +201,30 @@ public sealed class RecordStore(HubTables tables)
             {
                 await table.DeleteEntityAsync(tenant, Packed.RowKey(record.Key), ETag.All, ct);
             }
+        }
+
+        return found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Erases records at the customer's request: each row is replaced by a tombstone that holds only its key (no
+    /// vendor data), so a later full read or a late webhook cannot store the customer again. Returns the profiles
+    /// the records belonged to (to be resolved again). Idempotent: a redelivery finds the tombstones.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RedactAsync(string tenant, string connectionId, IReadOnlyCollection<string> keys, CancellationToken ct)
+    {
+        var found = await GetManyAsync(tenant, keys, ct);
+        foreach (var group in keys.Distinct(StringComparer.Ordinal).GroupBy(TableOf))
+        {
+            var table = await tables.GetAsync(group.Key, ct);
+            var actions = group.Select(key => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(tenant, Packed.RowKey(key))
+            {
+                ["RecordKey"] = key,
+                ["ConnectionId"] = connectionId,
+                ["Redacted"] = true,
+                ["Unresolved"] = false,
+            })).ToList();
+            await Packed.SubmitAsync(table, actions, ct);
         }
 
         return found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();

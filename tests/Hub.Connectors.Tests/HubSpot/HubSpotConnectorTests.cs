@@ -36,7 +36,7 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
     private static CrmUpsertBatch Batch(params CrmRecord[] records) => new("contacts", "email", records, ["vip", "repeat_buyer"]);
 
     private static CrmRecord Record(int i, string? email = null, JObject? payload = null, params string[] tags) =>
-        new($"p{i}", email ?? $"c{i}@example.com", payload ?? new JObject { ["firstname"] = $"F{i}", ["hub_vip_level"] = "gold" }, tags);
+        new($"p{i}", email ?? $"c{i}@example.com", payload ?? new JObject { ["firstname"] = $"F{i}", ["hub_vip_level"] = "VIP2" }, tags);
 
     [Fact]
     public async Task WholeBatchRefused_IsSplitUntilTheBadRecordsStandAlone()
