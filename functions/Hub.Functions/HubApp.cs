@@ -46,6 +46,7 @@ public static class HubApp
         app.MapRunsApi();
         app.MapReceiveWebhook();
         app.MapPipelineApi();
+        app.MapSetupApi();
         app.MapGet("/api/health", () => Results.Text(new Newtonsoft.Json.Linq.JObject
         {
             ["status"] = "ok",
@@ -108,6 +109,7 @@ public static class HubApp
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();
         services.AddSingleton<IngestQueue>();
+        services.AddSingleton<HubAccess>();
 
         services.AddSingleton<ScheduleSync>();
         services.AddKeyedSingleton<IFunction>(ScheduleSync.Name, (sp, _) => sp.GetRequiredService<ScheduleSync>());

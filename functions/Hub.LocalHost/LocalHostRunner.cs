@@ -85,7 +85,8 @@ public sealed class LocalHostRunner : IAsyncDisposable
         var web = builder.Build();
         var front = new HttpFrontEnd(app, handler, http, invoker, logger);
         runner.MapLocalAdmin(web);
-        web.MapFallback(front.HandleAsync);
+        // Every path, those that look like files included (the default fallback pattern skips "app.js"; the host does not).
+        web.MapFallback("{**path}", front.HandleAsync);
         await web.StartAsync(ct);
         runner._web = web;
         var address = web.Urls.First();

@@ -74,9 +74,15 @@ if (sandbox is not null)
     log.LogInformation("Sandbox Shopify and WooCommerce on http://127.0.0.1:{Port} and :{Next}; demo tenant 'demo' is connected to both", sandboxPort, sandboxPort + 1);
 }
 
+// The setup page's admin token: --set Hub:AdminToken=... or the environment keeps one across runs; else a new one.
+var adminToken = settings.GetValueOrDefault("Hub:AdminToken") ?? settings.GetValueOrDefault("Hub__AdminToken")
+    ?? Environment.GetEnvironmentVariable("Hub__AdminToken")
+    ?? Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_');
+settings["Hub:AdminToken"] = adminToken;
 await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = port, Settings = settings }, loggers, stop.Token);
 Console.WriteLine();
-Console.WriteLine($"Hub is running: {host.BaseAddress}api/runs?tenant=demo   (Ctrl+C stops it)");
+Console.WriteLine($"Hub is running. Setup page: {host.BaseAddress}api/setup   (Ctrl+C stops it)");
+Console.WriteLine($"  sign in as tenant 'demo' with the admin token {adminToken}");
 Console.WriteLine();
 try
 {

@@ -42,6 +42,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references in app settings (Hub__AdminToken) resolve with the app's user-assigned identity.
+    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -89,6 +91,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     HubStorage__credential: 'managedidentity'
     HubStorage__clientId: identityClientId
     Hub__Secrets__KeyVaultUri: keyVaultUri
+    // The setup page's admin token: a Key Vault secret the operator sets (docs/adr/0014-setup-access.md).
+    Hub__AdminToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/hub-admin-token/)'
     Hub__Sync__MaxDeliveryCount: '10'
     // %ScheduleSyncCron% in ScheduleSync/function.json.
     ScheduleSyncCron: '0 */1 * * * *'

@@ -16,6 +16,7 @@ namespace Hub.Functions.Tests;
 [Collection(AzuriteFixture.Collection)]
 public sealed class PipelineTests : IAsyncLifetime
 {
+    private const string AdminToken = "pipeline-admin-token-0123456789";
     private PipelineScenario _scenario = null!;
 
     public async Task InitializeAsync() => _scenario = await PipelineScenario.StartAsync(people: 150, shopifyOrders: 260, youzanOrders: 200);
@@ -26,6 +27,7 @@ public sealed class PipelineTests : IAsyncLifetime
     private SyncHarness Harness(Action<Dictionary<string, string?>>? more = null) => new(values =>
     {
         values["Hub:Sync:PushLinger"] = "00:00:00";
+        values["Hub:AdminToken"] = AdminToken;
         foreach (var (k, v) in _scenario.Settings)
         {
             values[k] = v;
@@ -138,11 +140,21 @@ public sealed class PipelineTests : IAsyncLifetime
         // The fix (the CRM accepts the value again), then a replay of everything open.
         allowed.Add(removed);
         var replay = h.Services.GetRequiredKeyedService<Hub.Functions.Hosting.IFunction>(ReplayFailures.Name);
-        var answer = await replay.InvokeAsync(Hub.Functions.Hosting.Invocation.Parse(ReplayFailures.Name, "r1", JObject.FromObject(new
+        Hub.Functions.Hosting.Invocation Request(string? token) => Hub.Functions.Hosting.Invocation.Parse(ReplayFailures.Name, "r1", JObject.FromObject(new
         {
-            Data = new { req = new { Method = "POST", Query = new { tenant = h.Tenant, connection = "zoho" }, Headers = new { } } },
+            Data = new { req = new { Method = "POST", Query = new { tenant = h.Tenant, connection = "zoho" }, Headers = token is null ? new JObject() : new JObject { ["Authorization"] = new JArray("Bearer " + token) } } },
             Metadata = new { },
-        })), default);
+        }));
+
+        // Without a token, or with a wrong one, nothing is replayed.
+        foreach (var (token, status) in new[] { ((string?)null, "401"), ("not-the-token", "401") })
+        {
+            var refused = (await replay.InvokeAsync(Request(token), default)).ToJson()["Outputs"]!;
+            Assert.Equal(status, refused["res"]!.Value<string>("statusCode"));
+            Assert.Null(refused["push"]);
+        }
+
+        var answer = await replay.InvokeAsync(Request(AdminToken), default);
         driver.Collect(ReplayFailures.Name, answer);
         await driver.RunAsync();
 

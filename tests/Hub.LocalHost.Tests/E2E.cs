@@ -24,6 +24,7 @@ public sealed class E2E : IAsyncDisposable
         _loggers = loggers;
         LogPath = logPath;
         Http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken);
         var tables = new HubTables(AzuriteFixture.Tables(), prefix);
         Connections = new ConnectionStore(tables);
         Runs = new RunStore(tables, TimeProvider.System);
@@ -40,6 +41,9 @@ public sealed class E2E : IAsyncDisposable
 
     /// <summary>The handler's tables (the same private prefix), for assertions on pipeline state.</summary>
     public HubTables Tables { get; }
+
+    /// <summary>The admin token every E2E host runs with (<see cref="Http"/> sends it).</summary>
+    public const string AdminToken = "e2e-admin-token-0123456789abcdef";
 
     public static string NewTenant() => "tenant-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -68,6 +72,7 @@ public sealed class E2E : IAsyncDisposable
             ["Hub__DataProtection__KeysPath"] = Path.Combine(Path.GetTempPath(), "hub-e2e-keys"),
             ["ScheduleSyncCron"] = "*/1 * * * * *",
             ["ReconcileCron"] = "0 0 0 1 1 *",
+            ["Hub__AdminToken"] = AdminToken,
         };
         foreach (var (k, v) in settings ?? [])
         {

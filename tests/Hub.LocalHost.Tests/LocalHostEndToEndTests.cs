@@ -112,7 +112,7 @@ public class LocalHostEndToEndTests
 
         using var unknown = await e2e.Http.GetAsync("api/nothing-here");
         using var wrongMethod = await e2e.Http.DeleteAsync("api/runs");
-        using var badQuery = await e2e.Http.GetAsync("api/runs?top=9999");
+        using var badQuery = await e2e.Http.GetAsync($"api/runs?tenant={e2e.Tenant}&top=9999");
 
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);

@@ -21,7 +21,7 @@ namespace Hub.LocalHost.Tests;
 [Collection(AzuriteFixture.Collection)]
 public sealed class PipelineEndToEndTests(ITestOutputHelper output)
 {
-    private static Dictionary<string, string> Settings(PipelineScenario scenario, string tenant, Dictionary<string, string>? more = null)
+    internal static Dictionary<string, string> Settings(PipelineScenario scenario, string tenant, Dictionary<string, string>? more = null)
     {
         var settings = scenario.Settings.ToDictionary(p => p.Key.Replace(":", "__", StringComparison.Ordinal), p => p.Value, StringComparer.OrdinalIgnoreCase);
         // The handler connects the tenant to the three sandboxes itself (DemoConnections), secrets encrypted.

@@ -86,11 +86,11 @@ var bound = pullBound > pushBound ? pullBound : pushBound;
 // 2. The pipeline: local host + handler process + Azurite, the tenant connected to the Shopify and Zoho sandboxes.
 var tenant = "bench-" + Guid.NewGuid().ToString("N")[..6];
 var repo = AzuriteLauncher.FindRepositoryRoot()!;
-var appRoot = Path.Combine(repo, "functions", "Hub.Functions", "bin", "Release", "net10.0");
-if (!File.Exists(Path.Combine(appRoot, "host.json")))
-{
-    appRoot = Path.Combine(repo, "functions", "Hub.Functions", "bin", "Debug", "net10.0");
-}
+// The Release handler (self-contained linux-x64, as deployed) when it has been built, else the Debug one.
+var appRoot = new[] { Path.Combine("Release", "net10.0", "linux-x64"), Path.Combine("Release", "net10.0"), Path.Combine("Debug", "net10.0") }
+    .Select(p => Path.Combine(repo, "functions", "Hub.Functions", "bin", p))
+    .First(p => File.Exists(Path.Combine(p, "host.json")));
+Console.WriteLine($"handler: {appRoot}");
 
 var hostSettings = settings.ToDictionary(p => p.Key.Replace(":", "__", StringComparison.Ordinal), p => p.Value, StringComparer.OrdinalIgnoreCase);
 hostSettings["HubStorage"] = hostSettings["AzureWebJobsStorage"] = hostSettings["ServiceBusConnection"] = "UseDevelopmentStorage=true";

@@ -16,7 +16,8 @@ namespace Hub.Functions.Functions;
 /// profiles, without contact data), <c>GET /api/profiles/{id}</c> (one profile's view, for data requests),
 /// <c>GET /api/failures</c> (rejected records with the CRM's message, payload and attempts), <c>GET /api/compliance</c>,
 /// and <c>POST /api/dryrun</c>: the whole path for a CRM connection without writing to the CRM.
-/// Every route takes <c>?tenant=</c> and reads that tenant's partition only.
+/// Every route takes <c>?tenant=</c>, reads that tenant's partition only, and answers only a bearer who may act for
+/// that tenant (<see cref="HubAccess"/>).
 /// </summary>
 public static class PipelineApi
 {
@@ -51,18 +52,36 @@ public static class PipelineApi
         }
     }
 
+    /// <summary>
+    /// The request's <c>?tenant=</c>, once the bearer may act for it (<see cref="HubAccess"/>); else the 400/401/403
+    /// problem to answer. Every route of the setup page's APIs starts here.
+    /// </summary>
+    internal static async Task<(string Tenant, IResult? Problem)> AuthorizeAsync(HttpContext http, CancellationToken ct)
+    {
+        if (Tenant(http, out var problem) is not { } tenant)
+        {
+            return ("", problem);
+        }
+
+        var access = http.RequestServices.GetRequiredService<HubAccess>();
+        var decision = await access.CheckAsync(http.Request.Headers.Authorization.ToString(), tenant, ct);
+        return decision.IsAllowed ? (tenant, null) : ("", InvocationEndpoints.Problem(decision.Status, decision.Title, decision.Detail));
+    }
+
     private static IResult Json(JToken body) => Results.Text(body.ToString(Formatting.None), "application/json", Encoding.UTF8);
 
     private static async Task<IResult> ProfilesAsync(HttpContext http, HubTables tables, CancellationToken ct)
     {
-        if (Tenant(http, out var problem) is not { } tenant)
+        var (tenant, problem) = await AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            return problem!;
+            return problem;
         }
 
         var table = await tables.GetAsync(HubTables.Profiles, ct);
         var lifecycle = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var valueTier = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var rfmTier = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var list = new List<JObject>();
         var total = 0;
         await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "MergedInto", "Lifecycle", "ValueTier", "RfmTier", "OrderCount", "TotalSpent", "Currency", "LastOrderAt", "Platforms", "UpdatedAt"], cancellationToken: ct))
@@ -75,6 +94,7 @@ public static class PipelineApi
             total++;
             Count(lifecycle, row.GetString("Lifecycle") ?? "none");
             Count(valueTier, row.GetString("ValueTier") ?? "none");
+            Count(rfmTier, row.GetString("RfmTier") ?? "none");
             if (list.Count < 100)
             {
                 list.Add(new JObject
@@ -98,6 +118,7 @@ public static class PipelineApi
             ["total"] = total,
             ["byLifecycle"] = JObject.FromObject(lifecycle),
             ["byValueTier"] = JObject.FromObject(valueTier),
+            ["byRfmTier"] = JObject.FromObject(rfmTier),
             ["profiles"] = new JArray(list),
         });
     }
@@ -106,9 +127,10 @@ public static class PipelineApi
 
     private static async Task<IResult> ProfileAsync(string id, HttpContext http, ProfileGraph graph, CancellationToken ct)
     {
-        if (Tenant(http, out var problem) is not { } tenant)
+        var (tenant, problem) = await AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            return problem!;
+            return problem;
         }
 
         var views = await graph.ViewsAsync(tenant, [id], ct);
@@ -119,9 +141,10 @@ public static class PipelineApi
 
     private static async Task<IResult> FailuresAsync(HttpContext http, PushStore push, CancellationToken ct)
     {
-        if (Tenant(http, out var problem) is not { } tenant)
+        var (tenant, problem) = await AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            return problem!;
+            return problem;
         }
 
         var connection = http.Request.Query["connection"].ToString();
@@ -152,9 +175,10 @@ public static class PipelineApi
 
     private static async Task<IResult> ComplianceAsync(HttpContext http, ComplianceLog log, CancellationToken ct)
     {
-        if (Tenant(http, out var problem) is not { } tenant)
+        var (tenant, problem) = await AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            return problem!;
+            return problem;
         }
 
         var rows = await log.ListAsync(tenant, 100, ct);
@@ -181,9 +205,10 @@ public static class PipelineApi
     /// </summary>
     private static async Task<IResult> DryRunAsync(HttpContext http, ConnectionStore connections, ConnectionContexts contexts, PushPlanner planner, PushStore push, RecordStore records, RulesProvider rules, IServiceProvider services, TimeProvider clock, HubTables tables, CancellationToken ct)
     {
-        if (Tenant(http, out var problem) is not { } tenant)
+        var (tenant, problem) = await AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            return problem!;
+            return problem;
         }
 
         var crmId = http.Request.Query["connection"].ToString();

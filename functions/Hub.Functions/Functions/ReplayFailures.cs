@@ -12,7 +12,7 @@ namespace Hub.Functions.Functions;
 /// record), <c>code</c>, <c>kind</c>. The payload is recomputed with the current rules, so a record rejected for a
 /// mapping mistake goes out fixed once the mapping is. The failure stays open until the CRM accepts the record.
 /// </summary>
-public sealed class ReplayFailures(PushStore push, TimeProvider clock) : IFunction
+public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvider clock) : IFunction
 {
     public const string Name = nameof(ReplayFailures);
     public const string PushOutput = "push";
@@ -30,6 +30,11 @@ public sealed class ReplayFailures(PushStore push, TimeProvider clock) : IFuncti
         catch (ArgumentException ex)
         {
             return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
+        }
+
+        if (await EnvelopedHttp.DenyAsync(access, request, tenant!, cancellationToken) is { } denied)
+        {
+            return result.Set("res", denied);
         }
 
         var connection = Q("connection");

@@ -8,7 +8,7 @@ namespace Hub.Functions.Functions;
 
 /// <summary>
 /// <c>GET /api/runs</c> (function <c>Runs</c>, forwarded HTTP): the tenant's recent sync runs and the scheduler's
-/// recent ticks, newest first. <c>?tenant=</c> names the tenant (default <c>default</c>), <c>?top=</c> 1-200.
+/// recent ticks, newest first. <c>?tenant=</c> names the tenant (the bearer must be allowed to act for it), <c>?top=</c> 1-200.
 /// </summary>
 public static class RunsApi
 {
@@ -20,10 +20,10 @@ public static class RunsApi
 
     private static async Task<IResult> ListAsync(HttpContext http, RunStore runs, CancellationToken ct)
     {
-        var tenant = http.Request.Query["tenant"].ToString();
-        if (string.IsNullOrEmpty(tenant))
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
         {
-            tenant = "default";
+            return problem;
         }
 
         var topText = http.Request.Query["top"].ToString();
@@ -31,20 +31,6 @@ public static class RunsApi
         if (!string.IsNullOrEmpty(topText) && (!int.TryParse(topText, out top) || top is < 1 or > 200))
         {
             return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Invalid query", "top must be an integer from 1 to 200.");
-        }
-
-        try
-        {
-            HubTables.ValidateKey(tenant, "tenant");
-        }
-        catch (ArgumentException ex)
-        {
-            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Invalid query", ex.Message);
-        }
-
-        if (tenant == HubTables.SystemPartition)
-        {
-            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Invalid query", "That tenant id is reserved.");
         }
 
         var tenantRuns = await runs.RecentAsync(tenant, top, ct);

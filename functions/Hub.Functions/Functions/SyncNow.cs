@@ -13,7 +13,7 @@ namespace Hub.Functions.Functions;
 /// bookmark, or with <c>full=true</c> from the backfill start date (a complete re-read: unchanged records cost nothing
 /// downstream). A stream already running is left alone and reported. Answers 202 with the runs started.
 /// </summary>
-public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler, IServiceProvider services, TimeProvider clock, IOptions<SyncOptions> options) : IFunction
+public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler, HubAccess access, IServiceProvider services, TimeProvider clock, IOptions<SyncOptions> options) : IFunction
 {
     public const string Name = nameof(SyncNow);
     public const string PullOutput = "pull";
@@ -33,6 +33,11 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
         catch (ArgumentException ex)
         {
             return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
+        }
+
+        if (await EnvelopedHttp.DenyAsync(access, request, tenant!, cancellationToken) is { } denied)
+        {
+            return result.Set("res", denied);
         }
 
         var connection = await connections.GetAsync(tenant!, id!, cancellationToken);

@@ -13,6 +13,22 @@ public static class EnvelopedHttp
     public static string? Query(JObject request, string name) =>
         (request["Query"] as JObject ?? []).Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value?.ToString() is { Length: > 0 } value ? value : null;
 
+    /// <summary>A header of <c>Data.req</c> (the host sends each as a list of values), matched case-insensitively.</summary>
+    public static string? Header(JObject request, string name) =>
+        (request["Headers"] as JObject ?? []).Properties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.Value switch
+        {
+            JArray values => values.FirstOrDefault()?.ToString(),
+            JValue value => value.ToString(),
+            _ => null,
+        };
+
+    /// <summary>The bearer of <c>Data.req</c> may act for the tenant, or the problem response to answer (null when allowed).</summary>
+    public static async Task<JObject?> DenyAsync(HubAccess access, JObject request, string tenant, CancellationToken ct)
+    {
+        var decision = await access.CheckAsync(Header(request, "Authorization"), tenant, ct);
+        return decision.IsAllowed ? null : Problem(decision.Status, decision.Title, decision.Detail);
+    }
+
     public static JObject Response(int status, JObject body, string contentType = "application/json") => new()
     {
         ["statusCode"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -21,9 +21,10 @@ public sealed class HubTables(TableServiceClient service, string prefix = "")
     public const string Pending = "Pending";
     public const string Inbox = "Inbox";
     public const string Compliance = "Compliance";
+    public const string Access = "Access";
 
     /// <summary>Every table the handler uses (infra creates them; a test keeps the two lists equal).</summary>
-    public static readonly IReadOnlyList<string> All = [Connections, Cursors, Runs, Members, Orders, Identities, Profiles, Ledger, Failures, Pending, Inbox, Compliance];
+    public static readonly IReadOnlyList<string> All = [Connections, Cursors, Runs, Members, Orders, Identities, Profiles, Ledger, Failures, Pending, Inbox, Compliance, Access];
 
     /// <summary>Partition for rows that belong to the Hub itself, not to a tenant (scheduler ticks).</summary>
     public const string SystemPartition = "_system";

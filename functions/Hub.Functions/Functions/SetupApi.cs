@@ -1,0 +1,218 @@
+using System.Reflection;
+using System.Text;
+using Hub.Connectors;
+using Hub.Functions.Hosting;
+using Hub.Functions.State;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Hub.Functions.Functions;
+
+/// <summary>
+/// What the setup page serves and calls besides the pipeline's read APIs (forwarded HTTP functions):
+/// <list type="bullet">
+/// <item><c>GET /api/setup[/{asset}]</c> (function <c>Setup</c>, anonymous): the page itself, its script, styles
+/// and texts, with a strict Content-Security-Policy. The page holds no data; everything it shows comes from the
+/// APIs below, which check the bearer.</item>
+/// <item><c>GET /api/connections?tenant=</c>: each connection with its status, backfill start, last and next sync,
+/// records pulled or pushed, and the running backfill's progress. Never a secret.</item>
+/// <item><c>POST /api/connections/{id}/pause|resume?tenant=</c>, <c>DELETE /api/connections/{id}?tenant=</c>
+/// (disconnect: its secrets are deleted with it).</item>
+/// <item><c>GET|POST /api/tokens?tenant=</c>, <c>DELETE /api/tokens/{id}?tenant=</c> (function <c>Tokens</c>, admin
+/// only): tenant tokens, shown once when issued.</item>
+/// </list>
+/// </summary>
+public static class SetupApi
+{
+    private static readonly Dictionary<string, string> ContentTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [".html"] = "text/html; charset=utf-8",
+        [".js"] = "text/javascript; charset=utf-8",
+        [".css"] = "text/css; charset=utf-8",
+        [".json"] = "application/json; charset=utf-8",
+        [".svg"] = "image/svg+xml",
+    };
+
+    public static IEndpointRouteBuilder MapSetupApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/setup", (HttpContext http) => Asset(null, http));
+        app.MapGet("/api/setup/{asset}", Asset);
+        app.MapGet("/api/connections", ConnectionsAsync);
+        app.MapPost("/api/connections/{id}/{action}", ConnectionActionAsync);
+        app.MapDelete("/api/connections/{id}", DisconnectAsync);
+        app.MapGet("/api/tokens", TokensAsync);
+        app.MapPost("/api/tokens", IssueAsync);
+        app.MapDelete("/api/tokens/{id}", RevokeAsync);
+        return app;
+    }
+
+    /// <summary>Headers every setup response carries: no framing, no sniffing, no referrer, scripts from here only.</summary>
+    private static void SecurityHeaders(HttpResponse response)
+    {
+        response.Headers["Content-Security-Policy"] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+        response.Headers["X-Content-Type-Options"] = "nosniff";
+        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.Headers["X-Frame-Options"] = "DENY";
+        response.Headers["Cache-Control"] = "no-store";
+    }
+
+    private static IResult Asset(string? asset, HttpContext http)
+    {
+        var name = string.IsNullOrEmpty(asset) ? "index.html" : asset;
+        var extension = Path.GetExtension(name);
+        using var stream = name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_') && ContentTypes.ContainsKey(extension)
+            ? Assembly.GetExecutingAssembly().GetManifestResourceStream("setup/" + name)
+            : null;
+        SecurityHeaders(http.Response);
+        if (stream is null)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Not found", "The setup page has no such file.");
+        }
+
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return Results.Text(reader.ReadToEnd(), ContentTypes[extension]);
+    }
+
+    private static IResult Json(HttpContext http, JToken body, int status = 200)
+    {
+        SecurityHeaders(http.Response);
+        return Results.Text(body.ToString(Formatting.None), "application/json", Encoding.UTF8, status);
+    }
+
+    private static async Task<IResult> ConnectionsAsync(HttpContext http, ConnectionStore connections, CursorStore cursors, RunStore runs, PushStore push, IServiceProvider services, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var recent = await runs.RecentAsync(tenant, 200, ct);
+        var list = new JArray();
+        foreach (var connection in await connections.ListAsync(tenant, ct))
+        {
+            var store = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
+            var crm = services.GetKeyedService<ICrmConnector>(connection.ConnectorId);
+            var theirs = recent.Where(r => r.ConnectionId == connection.RowKey && r.Kind is "pull" or "push").ToList();
+            var last = theirs.Where(r => RunStatus.IsFinished(r.Status)).MaxBy(r => r.FinishedAt ?? r.UpdatedAt);
+            var running = theirs.Where(r => !RunStatus.IsFinished(r.Status)).ToList();
+            DateTimeOffset? next = null;
+            var streams = new JArray();
+            foreach (var stream in store?.Info.Streams ?? [])
+            {
+                var cursor = await cursors.GetAsync(tenant, connection.RowKey, stream.Name, ct);
+                streams.Add(new JObject { ["name"] = stream.Name, ["bookmark"] = cursor?.Bookmark, ["nextDueAt"] = cursor?.NextDueAt, ["lastSuccessAt"] = cursor?.LastSuccessAt });
+                if (cursor?.NextDueAt is { } due && (next is null || due < next))
+                {
+                    next = due;
+                }
+            }
+
+            list.Add(new JObject
+            {
+                ["id"] = connection.RowKey,
+                ["connector"] = connection.ConnectorId,
+                ["displayName"] = connection.DisplayName ?? connection.RowKey,
+                ["kind"] = store is not null ? "store" : crm is not null ? "crm" : "unknown",
+                ["status"] = connection.Status,
+                ["intervalMinutes"] = connection.IntervalMinutes,
+                ["backfillStart"] = connection.BackfillStart,
+                ["createdAt"] = connection.CreatedAt,
+                ["lastSync"] = last is null ? null : new JObject { ["status"] = last.Status, ["finishedAt"] = last.FinishedAt ?? last.UpdatedAt, ["error"] = last.Error },
+                ["nextSync"] = connection.Status == ConnectionStatus.Active ? next : null,
+                ["pulled"] = theirs.Where(r => r.Kind == "pull").Sum(r => r.Records),
+                ["pushed"] = theirs.Where(r => r.Kind == "push").Sum(r => r.Created + r.Updated),
+                ["rejected"] = crm is null ? 0 : (await push.FailuresAsync(tenant, connection.RowKey, "open", 10_000, ct)).Count, // open failures now
+                ["running"] = new JArray(running.Select(RunsApi.ToJson)),
+                ["streams"] = streams,
+            });
+        }
+
+        return Json(http, new JObject { ["tenant"] = tenant, ["connections"] = list });
+    }
+
+    private static async Task<IResult> ConnectionActionAsync(string id, string action, HttpContext http, ConnectionStore connections, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (action is not ("pause" or "resume"))
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown action", "A connection can be paused or resumed.");
+        }
+
+        if (await connections.GetAsync(tenant, id, ct) is not { } connection)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "This tenant has no connection with that id.");
+        }
+
+        connection.Status = action == "pause" ? ConnectionStatus.Paused : ConnectionStatus.Active;
+        await connections.UpsertAsync(connection, ct);
+        return Json(http, new JObject { ["id"] = id, ["status"] = connection.Status });
+    }
+
+    private static async Task<IResult> DisconnectAsync(string id, HttpContext http, ConnectionStore connections, ISecretStore secrets, HubTables tables, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (await connections.GetAsync(tenant, id, ct) is not { } connection)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "This tenant has no connection with that id.");
+        }
+
+        await secrets.DeleteAsync(connection.SecretsRef, ct);
+        var table = await tables.GetAsync(HubTables.Connections, ct);
+        await table.DeleteEntityAsync(tenant, id, Azure.ETag.All, ct);
+        return Json(http, new JObject { ["id"] = id, ["disconnected"] = true });
+    }
+
+    private static (string Tenant, IResult? Problem) Admin(HttpContext http)
+    {
+        if (PipelineApi.Tenant(http, out var problem) is not { } tenant)
+        {
+            return ("", problem);
+        }
+
+        var decision = http.RequestServices.GetRequiredService<HubAccess>().CheckAdmin(http.Request.Headers.Authorization.ToString());
+        return decision.IsAllowed ? (tenant, null) : ("", InvocationEndpoints.Problem(decision.Status, decision.Title, decision.Detail));
+    }
+
+    private static async Task<IResult> TokensAsync(HttpContext http, HubAccess access, CancellationToken ct)
+    {
+        var (tenant, problem) = Admin(http);
+        return problem ?? Json(http, new JObject { ["tenant"] = tenant, ["tokens"] = await access.ListAsync(tenant, ct) });
+    }
+
+    private static async Task<IResult> IssueAsync(HttpContext http, HubAccess access, CancellationToken ct)
+    {
+        var (tenant, problem) = Admin(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var label = http.Request.Query["label"].ToString();
+        var token = await access.IssueAsync(tenant, label.Length > 0 ? label : "setup page", ct);
+        return Json(http, new JObject { ["tenant"] = tenant, ["token"] = token, ["note"] = "Shown once: only its hash is kept." }, StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> RevokeAsync(string id, HttpContext http, HubAccess access, CancellationToken ct)
+    {
+        var (tenant, problem) = Admin(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        return await access.RevokeAsync(tenant, id, ct)
+            ? Json(http, new JObject { ["id"] = id, ["revoked"] = true })
+            : InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown token", "This tenant has no token with that id.");
+    }
+}
