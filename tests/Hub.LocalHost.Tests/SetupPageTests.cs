@@ -115,6 +115,26 @@ public sealed class SetupPageTests(ITestOutputHelper output)
             "the replayed record to reach Zoho");
         await Assertions.Expect(page.Locator($"#failure-list li[data-profile='{profile}']")).ToHaveCountAsync(0, new() { Timeout = 30_000 });
 
+        // Connect a store with the key form: a wrong token is refused in Shopify's words and nothing is stored; the
+        // right one is tested, saved encrypted, and never shown again.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Connections" }).ClickAsync();
+        await page.Locator("#connect-connector").SelectOptionAsync("shopify");
+        await page.GetByLabel("Connection id").FillAsync("second-shop");
+        await page.GetByLabel("Shop domain (name.myshopify.com)").FillAsync(scenario.Shop.Domain);
+        await page.GetByLabel("Access token", new() { Exact = true }).Last.FillAsync("shpat_wrong");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Test and save" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#connect-error")).ToContainTextAsync("second-shop: ");
+        output.WriteLine("refusal shown: " + await page.Locator("#connect-error").TextContentAsync());
+        Assert.Null(await e2e.Connections.GetAsync(tenant, "second-shop", default));
+        await page.GetByLabel("Access token", new() { Exact = true }).Last.FillAsync(scenario.Shop.AccessToken);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Test and save" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tr[data-connection=second-shop]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#connect-error")).ToBeEmptyAsync();
+        var saved = (await e2e.Connections.GetAsync(tenant, "second-shop", default))!;
+        Assert.DoesNotContain(scenario.Shop.AccessToken, saved.SecretsRef ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain(scenario.Shop.AccessToken, await e2e.Http.GetStringAsync($"api/connections?tenant={tenant}"), StringComparison.Ordinal);
+        Assert.DoesNotContain(scenario.Shop.AccessToken, await page.ContentAsync(), StringComparison.Ordinal);
+
         // Another tenant: its own token shows nothing of this tenant, and cannot open this tenant at all.
         var other = await (await browser.NewContextAsync(new() { Locale = "zh-CN" })).NewPageAsync();
         await SignInAsync(other, setup, otherTenant, otherToken);

@@ -38,6 +38,8 @@ public static class SetupApi
         app.MapGet("/api/setup", (HttpContext http) => Asset(null, http));
         app.MapGet("/api/setup/{asset}", Asset);
         app.MapGet("/api/connections", ConnectionsAsync);
+        app.MapPost("/api/connections", ConnectAsync);
+        app.MapGet("/api/connectors", ConnectorsAsync);
         app.MapPost("/api/connections/{id}/{action}", ConnectionActionAsync);
         app.MapDelete("/api/connections/{id}", DisconnectAsync);
         app.MapGet("/api/tokens", TokensAsync);
@@ -129,6 +131,125 @@ public static class SetupApi
         }
 
         return Json(http, new JObject { ["tenant"] = tenant, ["connections"] = list });
+    }
+
+    /// <summary>
+    /// <c>POST /api/connections?tenant=</c> with <c>{"id","connector","displayName","settings":{},"secrets":{},
+    /// "backfillStart","intervalMinutes"}</c>: the key/secret form (WooCommerce, Youzan, Tmall, HubSpot private
+    /// apps, Fxiaoke, a Shopify custom app). The credentials are tested against the platform first; a refusal comes
+    /// back as 400 with the platform's own words and nothing is stored. On success the secrets are encrypted
+    /// (Data Protection / Key Vault) and never returned again.
+    /// </summary>
+    private static async Task<IResult> ConnectAsync(HttpContext http, ConnectionStore connections, ISecretStore secrets, IServiceProvider services, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        JObject body;
+        try
+        {
+            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+            var buffer = new char[64 * 1024 + 1];
+            var read = await reader.ReadBlockAsync(buffer, ct);
+            if (read > 64 * 1024)
+            {
+                return InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "A connection form is at most 64 KiB.");
+            }
+
+            body = JObject.Parse(new string(buffer, 0, read));
+        }
+        catch (JsonException ex)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed form", ex.Message);
+        }
+
+        var id = body.Value<string>("id") ?? "";
+        var connectorId = body.Value<string>("connector") ?? "";
+        var settings = body["settings"] as JObject ?? [];
+        var secretValues = body["secrets"] as JObject ?? [];
+        try
+        {
+            HubTables.ValidateKey(id, "id");
+        }
+        catch (ArgumentException ex)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Invalid connection id", ex.Message);
+        }
+
+        var store = services.GetKeyedService<IStoreConnector>(connectorId);
+        var crm = services.GetKeyedService<ICrmConnector>(connectorId);
+        if (store is null && crm is null)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Unknown connector", $"'{connectorId}' is not a connector of this Hub (GET /api/connectors lists them).");
+        }
+
+        if (secretValues.Properties().Any(p => p.Value.Type != JTokenType.String || string.IsNullOrWhiteSpace(p.Value.ToString())))
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Incomplete credentials", "Every credential field needs a value.");
+        }
+
+        DateTimeOffset? backfill = null;
+        if (body["backfillStart"] is { Type: not JTokenType.Null } start)
+        {
+            if (!DateTimeOffset.TryParse(start.ToString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed) || parsed > clock.GetUtcNow())
+            {
+                return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Invalid backfill start", "backfillStart must be a date in the past (yyyy-MM-dd).");
+            }
+
+            backfill = parsed;
+        }
+
+        var context = new ConnectionContext(tenant, id, connectorId, (JObject)settings.DeepClone()) { };
+        context.Settings["secrets"] = secretValues.DeepClone();
+        try
+        {
+            await (store is not null ? store.TestConnectionAsync(context, ct) : crm!.TestConnectionAsync(context, ct));
+        }
+        catch (ConnectorTransientException ex)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status502BadGateway, "The platform did not answer", $"Try again in a minute: {ex.Message}");
+        }
+        catch (ConnectorException ex)
+        {
+            // The platform's own words (wrong key, missing scope, unknown shop), never the secrets themselves.
+            loggers.CreateLogger("Hub.Setup").LogInformation("Connection test of {Tenant}/{Connection} ({Connector}) refused", tenant, id, connectorId);
+            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "The platform refused these credentials", ex.Message);
+        }
+
+        var existing = await connections.GetAsync(tenant, id, ct);
+        if (existing is not null && existing.ConnectorId != connectorId)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status409Conflict, "Id in use", $"{id} is already a {existing.ConnectorId} connection.");
+        }
+
+        var row = existing ?? new ConnectionEntity { PartitionKey = tenant, RowKey = id, CreatedAt = clock.GetUtcNow() };
+        row.ConnectorId = connectorId;
+        row.DisplayName = body.Value<string>("displayName") is { Length: > 0 and <= 100 } name ? name : id;
+        row.SettingsJson = settings.ToString(Formatting.None);
+        row.SecretsRef = await secrets.SaveAsync(tenant, id, secretValues, ct);
+        row.Status = ConnectionStatus.Active;
+        row.BackfillStart = backfill ?? row.BackfillStart;
+        row.IntervalMinutes = body.Value<int?>("intervalMinutes") is { } minutes and >= 1 and <= 1440 ? minutes : row.IntervalMinutes;
+        await connections.UpsertAsync(row, ct);
+        return Json(http, new JObject { ["id"] = id, ["connector"] = connectorId, ["status"] = row.Status, ["tested"] = true }, StatusCodes.Status201Created);
+    }
+
+    private static IResult ConnectorsAsync(HttpContext http, IEnumerable<RegisteredConnector> registered, IServiceProvider services)
+    {
+        var list = new JArray();
+        foreach (var c in registered.DistinctBy(c => c.Id))
+        {
+            var info = c.Kind == ConnectorKind.Store ? services.GetKeyedService<IStoreConnector>(c.Id)?.Info : services.GetKeyedService<ICrmConnector>(c.Id)?.Info;
+            if (info is not null)
+            {
+                list.Add(new JObject { ["id"] = info.Id, ["displayName"] = info.DisplayName, ["kind"] = c.Kind == ConnectorKind.Store ? "store" : "crm", ["authScheme"] = info.AuthScheme, ["rateLimit"] = info.RateLimit, ["docsUrl"] = info.DocsUrl });
+            }
+        }
+
+        return Json(http, new JObject { ["connectors"] = list });
     }
 
     private static async Task<IResult> ConnectionActionAsync(string id, string action, HttpContext http, ConnectionStore connections, CancellationToken ct)

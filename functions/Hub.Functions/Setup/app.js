@@ -19,6 +19,13 @@ const TEXTS = {
     badToken: 'Sign-in failed: {0}', store: 'store', crm: 'CRM', active: 'active', paused: 'paused', noCalls: 'No CRM calls today.',
     running: 'running', queued: 'queued', succeeded: 'succeeded', failed: 'failed', busy: 'already running',
     'seg.none': 'none',
+    connect: 'Connect a store or CRM', connector: 'Platform', connectionId: 'Connection id', displayName: 'Name',
+    backfillStart: 'Backfill from', testAndSave: 'Test and save', connected: '{0} connected: the credentials work.',
+    refused: '{0}: {1}', oauthOnly: '{0} connects with OAuth, which this page does not offer yet.',
+    shop: 'Shop domain (name.myshopify.com)', accessToken: 'Access token', storeUrl: 'Store URL', consumerKey: 'Consumer key',
+    consumerSecret: 'Consumer secret', kdtId: 'Shop id (kdt_id)', clientId: 'Client id', clientSecret: 'Client secret',
+    appKey: 'App key', appSecret: 'App secret', session: 'Session key', host: 'API host', currentOpenUserId: 'Operator open user id',
+    appId: 'App id', permanentCode: 'Permanent code',
   },
   zh: {
     title: 'Hub 数据中枢', signIn: '登录', signOut: '退出', tenant: '租户', token: '访问令牌',
@@ -37,6 +44,13 @@ const TEXTS = {
     'seg.none': '无', 'seg.new': '新客', 'seg.active': '活跃', 'seg.sleeping': '沉睡', 'seg.churned': '流失', 'seg.prospect': '潜在',
     'seg.high': '高', 'seg.medium': '中', 'seg.low': '低', 'seg.champions': '重要价值', 'seg.loyal': '忠诚', 'seg.promising': '潜力',
     'seg.at_risk': '流失风险', 'seg.hibernating': '休眠',
+    connect: '连接店铺或 CRM', connector: '平台', connectionId: '连接标识', displayName: '名称',
+    backfillStart: '历史数据起始日', testAndSave: '测试并保存', connected: '{0} 已连接：凭据有效。',
+    refused: '{0}：{1}', oauthOnly: '{0} 通过 OAuth 授权连接，本页面暂不支持。',
+    shop: '店铺域名 (name.myshopify.com)', accessToken: '访问令牌', storeUrl: '店铺网址', consumerKey: 'Consumer key',
+    consumerSecret: 'Consumer secret', kdtId: '店铺 ID (kdt_id)', clientId: 'Client ID', clientSecret: 'Client secret',
+    appKey: 'App Key', appSecret: 'App Secret', session: 'Session Key', host: 'API 地址', currentOpenUserId: '操作人 openUserId',
+    appId: 'App ID', permanentCode: '永久授权码',
   },
 };
 const LANG = (navigator.languages || [navigator.language || 'en']).some(l => l.toLowerCase().startsWith('zh')) ? 'zh' : 'en';
@@ -63,17 +77,19 @@ const session = {
   clear() { sessionStorage.removeItem('hub.tenant'); sessionStorage.removeItem('hub.token'); },
 };
 
-async function api(method, path, params) {
+async function api(method, path, params, body) {
   const query = new URLSearchParams({ tenant: session.tenant, ...(params || {}) });
-  const response = await fetch(`/api/${path}?${query}`, { method, headers: { Authorization: `Bearer ${session.token}` } });
+  const headers = { Authorization: `Bearer ${session.token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`/api/${path}?${query}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
-  const body = text ? JSON.parse(text) : {};
+  const answer = text ? JSON.parse(text) : {};
   if (!response.ok) {
-    const error = new Error(body.detail || body.title || String(response.status));
+    const error = new Error(answer.detail || answer.title || String(response.status));
     error.status = response.status;
     throw error;
   }
-  return body;
+  return answer;
 }
 
 function when(value) {
@@ -163,8 +179,55 @@ async function loadConnections() {
 
 async function sync(id, full) {
   const answer = await api('POST', 'sync', { connection: id, ...(full ? { full: 'true' } : {}) });
-  $('who').textContent = t('started2', (answer.started || []).length);
+  $('connection-note').textContent = t('started2', (answer.started || []).length);
   await loadConnections();
+}
+
+// Which settings and secrets each key/secret platform takes (the connectors' documented connection fields).
+const FORMS = {
+  shopify: { settings: ['shop'], secrets: ['accessToken'] },
+  woocommerce: { settings: ['storeUrl'], secrets: ['consumerKey', 'consumerSecret'] },
+  youzan: { settings: ['kdtId'], secrets: ['clientId', 'clientSecret'] },
+  tmall: { settings: [], secrets: ['appKey', 'appSecret', 'session'] },
+  hubspot: { settings: [], secrets: ['accessToken'] },
+  fxiaoke: { settings: ['host', 'currentOpenUserId'], secrets: ['appId', 'appSecret', 'permanentCode'] },
+};
+
+async function loadConnectors() {
+  const { connectors } = await api('GET', 'connectors');
+  $('connect-connector').replaceChildren(...connectors.map(c => el('option', { value: c.id, text: `${c.displayName} (${t(c.kind)})` })));
+  drawConnectFields();
+}
+
+function drawConnectFields() {
+  const connector = $('connect-connector').value;
+  const form = FORMS[connector];
+  $('connect-error').textContent = form ? '' : t('oauthOnly', connector);
+  const fields = [];
+  for (const [group, names] of Object.entries(form || { settings: [], secrets: [] })) {
+    for (const name of names) {
+      const id = `connect-${group}-${name}`;
+      fields.push(el('label', { for: id, text: t(name) }),
+        el('input', { id, name, 'data-group': group, required: true, type: group === 'secrets' ? 'password' : 'text', autocomplete: 'off' }));
+    }
+  }
+  $('connect-fields').replaceChildren(...fields);
+}
+
+async function connect(event) {
+  event.preventDefault();
+  const body = { connector: $('connect-connector').value, id: $('connect-id').value.trim(), displayName: $('connect-name').value.trim(), settings: {}, secrets: {} };
+  if ($('connect-backfill').value) body.backfillStart = $('connect-backfill').value;
+  for (const input of $('connect-fields').querySelectorAll('input')) body[input.dataset.group][input.name] = input.value.trim();
+  try {
+    await api('POST', 'connections', {}, body);
+    $('connect-error').textContent = '';
+    $('connection-note').textContent = t('connected', body.id);
+    for (const input of $('connect-fields').querySelectorAll('input')) input.value = ''; // secrets leave the page at once
+    await loadConnections();
+  } catch (error) {
+    $('connect-error').textContent = t('refused', body.id, error.message);
+  }
 }
 
 async function act(method, path) {
@@ -203,7 +266,16 @@ async function replay(filter) {
   await loadFailures();
 }
 
-const loaders = { dashboard: loadDashboard, connections: loadConnections, runs: loadRuns, failures: loadFailures };
+let connectorsLoaded = false;
+const loaders = {
+  dashboard: loadDashboard,
+  connections: async () => {
+    if (!connectorsLoaded) { await loadConnectors(); connectorsLoaded = true; }
+    await loadConnections();
+  },
+  runs: loadRuns,
+  failures: loadFailures,
+};
 let current = 'dashboard';
 let timer = null;
 
@@ -263,6 +335,8 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   });
   $('signout').addEventListener('click', () => signOut());
+  $('connect-connector').addEventListener('change', drawConnectFields);
+  $('connect-form').addEventListener('submit', connect);
   for (const button of document.querySelectorAll('[data-tab]')) button.addEventListener('click', () => show(button.dataset.tab));
   $('replay-filter').addEventListener('submit', event => {
     event.preventDefault();
