@@ -40,10 +40,10 @@ Console.WriteLine(new JObject
     ["woocommerce"] = new JObject { ["storeUrl"] = woo.SiteUrl("demo"), ["consumerKey"] = store.ConsumerKey, ["consumerSecret"] = store.ConsumerSecret },
     ["youzan"] = new JObject { ["apiBaseUrl"] = youzan.BaseUrl, ["kdtId"] = youzan.KdtId, ["clientId"] = youzan.ClientId, ["clientSecret"] = youzan.ClientSecret },
     ["tmall"] = new JObject { ["gatewayUrl"] = tmall.BaseUrl, ["appKey"] = tmall.AppKey, ["appSecret"] = tmall.AppSecret, ["session"] = tmall.Session },
-    ["hubspot"] = new JObject { ["apiBaseUrl"] = hubspot.BaseUrl, ["accessToken"] = hubspot.PrivateAppToken },
+    ["hubspot"] = new JObject { ["apiBaseUrl"] = hubspot.BaseUrl, ["accessToken"] = hubspot.PrivateAppToken, ["clientId"] = hubspot.ClientId, ["clientSecret"] = hubspot.ClientSecret },
     ["zoho"] = new JObject
     {
-        ["accountsServer"] = zoho.AccountsServer(zoho.UserDataCentre), ["apiDomain"] = zoho.ApiDomain(zoho.UserDataCentre), ["baseUrl"] = zoho.BaseUrl,
+        ["accountsServer"] = zoho.AccountsServer(zoho.UserDataCentre), ["installAccountsServer"] = zoho.AccountsServer("us"), ["apiDomain"] = zoho.ApiDomain(zoho.UserDataCentre), ["baseUrl"] = zoho.BaseUrl,
         ["clientId"] = zoho.ClientId, ["clientSecret"] = zoho.ClientSecret, ["accessToken"] = zohoAccess, ["refreshToken"] = zohoRefresh,
     },
     ["fxiaoke"] = new JObject { ["host"] = fxiaoke.BaseUrl, ["appId"] = fxiaoke.AppId, ["appSecret"] = fxiaoke.AppSecret, ["permanentCode"] = fxiaoke.PermanentCode, ["currentOpenUserId"] = fxiaoke.AdminOpenUserId },

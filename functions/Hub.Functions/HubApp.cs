@@ -47,6 +47,8 @@ public static class HubApp
         app.MapReceiveWebhook();
         app.MapPipelineApi();
         app.MapSetupApi();
+        app.MapMappingsApi();
+        app.MapOAuthApi();
         app.MapGet("/api/health", () => Results.Text(new Newtonsoft.Json.Linq.JObject
         {
             ["status"] = "ok",
@@ -105,6 +107,7 @@ public static class HubApp
         services.AddSingleton<PushStore>();
         services.AddSingleton<InboxStore>();
         services.AddSingleton<ComplianceLog>();
+        services.AddSingleton<MappingStore>();
         services.AddSingleton<RulesProvider>();
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();

@@ -138,7 +138,7 @@ public sealed class HttpFrontEnd(AppDefinition app, HandlerProcess handler, Http
 
         foreach (var header in context.Request.Headers)
         {
-            if (HopByHop.Contains(header.Key))
+            if (HopByHop.Contains(header.Key) || header.Key.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -149,6 +149,9 @@ public sealed class HttpFrontEnd(AppDefinition app, HandlerProcess handler, Http
             }
         }
 
+        // What a reverse proxy tells the app behind it: the address the browser used (OAuth callback URLs).
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", context.Request.Host.ToString());
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", context.Request.Scheme);
         request.Headers.TryAddWithoutValidation("X-Azure-Functions-InvocationId", invocationId);
         request.Headers.TryAddWithoutValidation("X-Azure-Functions-HostVersion", FunctionInvoker.HostVersion);
         return await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, context.RequestAborted);

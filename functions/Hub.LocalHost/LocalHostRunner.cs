@@ -56,7 +56,12 @@ public sealed class LocalHostRunner : IAsyncDisposable
         var runner = new LocalHostRunner(app, settings, handler, queues);
 
         // The host's HttpClient waits functionTimeout + 1 minute for the handler.
-        var http = new HttpClient { Timeout = (app.FunctionTimeout ?? TimeSpan.FromMinutes(30)) + TimeSpan.FromMinutes(1) };
+        // A proxy, not a browser: redirects and cookies go back to the caller untouched (a shared cookie jar would hand
+        // one browser's cookies to the next).
+        var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
+        {
+            Timeout = (app.FunctionTimeout ?? TimeSpan.FromMinutes(30)) + TimeSpan.FromMinutes(1),
+        };
         var invoker = new FunctionInvoker(handler, http, new OutputWriter(queues), logger);
         foreach (var function in app.Functions)
         {

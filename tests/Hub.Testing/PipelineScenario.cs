@@ -70,7 +70,14 @@ public sealed partial class PipelineScenario : IAsyncDisposable
     }
 
     /// <summary>Handler settings that point the connectors at the sandboxes.</summary>
-    public Dictionary<string, string> Settings => new(StringComparer.OrdinalIgnoreCase)
+    public Dictionary<string, string> Settings => HubSpot is null ? Base : new(Base, StringComparer.OrdinalIgnoreCase)
+    {
+        ["Hub:Connectors:HubSpot:ClientId"] = HubSpot.ClientId,
+        ["Hub:Connectors:HubSpot:ClientSecret"] = HubSpot.ClientSecret,
+        ["Hub:Connectors:HubSpot:AuthorizeUrl"] = HubSpot.BaseUrl + "/oauth/authorize",
+    };
+
+    private Dictionary<string, string> Base => new(StringComparer.OrdinalIgnoreCase)
     {
         ["Hub:Connectors:HubSpot:ApiBaseUrl"] = HubSpot?.BaseUrl ?? "https://api.hubapi.com",
         ["Hub:Connectors:Fxiaoke:Hosts:20"] = Fxiaoke?.BaseUrl ?? "https://open.fxiaoke.com",
@@ -82,6 +89,11 @@ public sealed partial class PipelineScenario : IAsyncDisposable
         ["Hub:Connectors:ZohoCrm:ClientSecret"] = Zoho.ClientSecret,
         ["Hub:Connectors:ZohoCrm:AccountsServers:20"] = Zoho.AccountsServer(Zoho.UserDataCentre),
         ["Hub:Connectors:ZohoCrm:ApiDomainSuffixes:20"] = Zoho.BaseUrl + "/api/",
+        // OAuth installs: the sandbox "us" accounts server is where an install starts; the org lives in UserDataCentre.
+        ["Hub:Connectors:ZohoCrm:AccountsServers:21"] = Zoho.AccountsServer("us"),
+        ["Hub:Connectors:ZohoCrm:DefaultAccountsServer"] = Zoho.AccountsServer("us"),
+        ["Hub:Connectors:Youzan:ClientId"] = Youzan.ClientId,
+        ["Hub:Connectors:Youzan:ClientSecret"] = Youzan.ClientSecret,
     };
 
     /// <summary>Where every stream's first read starts: before the oldest seeded customer.</summary>

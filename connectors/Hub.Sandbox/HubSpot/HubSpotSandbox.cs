@@ -130,6 +130,7 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         app.MapGet("/crm/v3/objects/contacts", (HttpContext c) => Guarded(c, ctx => Write(ctx, 200, new JObject { ["results"] = new JArray(Contacts.Take(1)) })));
         app.MapGet("/crm/v3/properties/contacts", (HttpContext c) => Guarded(c, ctx => Write(ctx, 200, new JObject { ["results"] = new JArray(Properties.Values) })));
         app.MapPost("/oauth/v1/token", TokenAsync);
+        app.MapGet("/oauth/authorize", Authorize);
     }
 
     protected override Task WriteFaultAsync(HttpContext context, int status) => status == 429
@@ -368,6 +369,24 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         ["message"] = message,
         ["context"] = new JObject { ["ids"] = new JArray(id ?? "") },
     };
+
+    /// <summary>The install screen: the portal's admin approves at once (no login page) and the browser goes back with a code.</summary>
+    private IResult Authorize(HttpRequest request)
+    {
+        if (request.Query["client_id"] != ClientId)
+        {
+            return Results.BadRequest("The app's client id is not valid.");
+        }
+
+        if (!Uri.TryCreate(request.Query["redirect_uri"], UriKind.Absolute, out var redirect))
+        {
+            return Results.BadRequest("The redirect URL is missing.");
+        }
+
+        var code = "code-" + Guid.NewGuid().ToString("N");
+        var separator = string.IsNullOrEmpty(redirect.Query) ? "?" : "&";
+        return Results.Redirect($"{redirect}{separator}code={code}&state={Uri.EscapeDataString(request.Query["state"].ToString())}");
+    }
 
     private async Task TokenAsync(HttpContext context)
     {

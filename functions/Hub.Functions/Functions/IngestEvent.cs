@@ -60,7 +60,7 @@ public sealed class IngestEvent(
         {
             case WebhookEventKind.Upsert:
             {
-                var ingest = await records.IngestAsync(tenant, platform, connection.RowKey, entity, evt.Records, rules.Current, region, now, cancellationToken);
+                var ingest = await records.IngestAsync(tenant, platform, connection.RowKey, entity, evt.Records, await rules.ForTenantAsync(tenant, cancellationToken), region, now, cancellationToken);
                 Send(result, ResolveMessage.Chunk(tenant, ingest.ToResolve));
                 note = $"{ingest.Stored} stored, {ingest.Unchanged} unchanged, {ingest.Older} older, {ingest.Invalid.Count} invalid";
                 if (ingest.Invalid.Count > 0)

@@ -84,7 +84,15 @@ public static class PipelineApi
         var rfmTier = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var list = new List<JObject>();
         var total = 0;
-        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "MergedInto", "Lifecycle", "ValueTier", "RfmTier", "OrderCount", "TotalSpent", "Currency", "LastOrderAt", "Platforms", "UpdatedAt"], cancellationToken: ct))
+        // RFM grid: recency score (rows, 5 = most recent) × frequency score (columns), as the segment rules scored them.
+        var grid = new int[6, 6];
+        // New vs returning per month, the last 12: a customer is new in the month of their first order and returning
+        // in every later month they order in.
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var months = Enumerable.Range(0, 12).Select(i => new DateTime(now.Year, now.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(i - 11).ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var newBy = months.ToDictionary(m => m, _ => 0, StringComparer.Ordinal);
+        var returningBy = months.ToDictionary(m => m, _ => 0, StringComparer.Ordinal);
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "MergedInto", "Lifecycle", "ValueTier", "RfmTier", "RfmR", "RfmF", "OrderMonths", "OrderCount", "TotalSpent", "Currency", "LastOrderAt", "Platforms", "UpdatedAt"], cancellationToken: ct))
         {
             if (row.GetString("MergedInto") is not null)
             {
@@ -95,6 +103,21 @@ public static class PipelineApi
             Count(lifecycle, row.GetString("Lifecycle") ?? "none");
             Count(valueTier, row.GetString("ValueTier") ?? "none");
             Count(rfmTier, row.GetString("RfmTier") ?? "none");
+            if (row.GetInt32("RfmR") is { } r and >= 1 and <= 5 && row.GetInt32("RfmF") is { } f and >= 1 and <= 5)
+            {
+                grid[r, f]++;
+            }
+
+            var ordered = (row.GetString("OrderMonths") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+            for (var i = 0; i < ordered.Length; i++)
+            {
+                var by = i == 0 ? newBy : returningBy;
+                if (by.TryGetValue(ordered[i], out var n))
+                {
+                    by[ordered[i]] = n + 1;
+                }
+            }
+
             if (list.Count < 100)
             {
                 list.Add(new JObject
@@ -119,6 +142,8 @@ public static class PipelineApi
             ["byLifecycle"] = JObject.FromObject(lifecycle),
             ["byValueTier"] = JObject.FromObject(valueTier),
             ["byRfmTier"] = JObject.FromObject(rfmTier),
+            ["rfmGrid"] = new JArray(Enumerable.Range(1, 5).Reverse().Select(r => new JArray(Enumerable.Range(1, 5).Select(f => grid[r, f])))),
+            ["newVsReturning"] = new JArray(months.Select(m => new JObject { ["month"] = m, ["new"] = newBy[m], ["returning"] = returningBy[m] })),
             ["profiles"] = new JArray(list),
         });
     }
@@ -221,6 +246,7 @@ public static class PipelineApi
         }
 
         var now = clock.GetUtcNow();
+        var ruleSet = await rules.ForTenantAsync(tenant, ct);
         var views = new List<(string Id, JObject View)>();
         var recordReport = new JArray();
         if (storeId.Length > 0)
@@ -244,7 +270,7 @@ public static class PipelineApi
 
             var sampleRecords = page.Records.Take(sample).Cast<JToken>().ToList();
             var previous = new Dictionary<string, string>(StringComparer.Ordinal);
-            var source = rules.Current.Source(store.ConnectorId, "order");
+            var source = ruleSet.Source(store.ConnectorId, "order");
             var ctx = source.Context(now, context.Settings.Value<string>("region"));
             var keys = sampleRecords.Select(r => source.MapOrder(r, store.RowKey, ctx).Value?.Source).OfType<Hub.Mappings.Model.SourceRef>().Select(src => RecordStore.KeyOf("order", src)).ToList();
             foreach (var (key, stored) in await records.GetManyAsync(tenant, keys, ct))
@@ -255,7 +281,7 @@ public static class PipelineApi
                 }
             }
 
-            var preview = Preview.Run(rules.Current, new PreviewRequest(store.ConnectorId, "order", store.RowKey, sampleRecords) { Previous = previous }, now);
+            var preview = Preview.Run(ruleSet, new PreviewRequest(store.ConnectorId, "order", store.RowKey, sampleRecords) { Previous = previous }, now);
             foreach (var record in preview.Records.Where(r => !r.Valid).Take(5))
             {
                 recordReport.Add(new JObject { ["index"] = record.Index, ["issues"] = new JArray(record.Issues.Select(i => $"{i.Field}: {i.Message}")) });
@@ -280,7 +306,7 @@ public static class PipelineApi
         }
 
         var report = new JArray();
-        foreach (var target in planner.TargetsOf(crm, crmConnector))
+        foreach (var target in planner.TargetsOf(crm, crmConnector, ruleSet))
         {
             var ledger = await push.ReadAsync(HubTables.Ledger, tenant, crm.RowKey, target.Module, views.Select(v => v.Id), ct);
             var ctx = new EvalContext(now);

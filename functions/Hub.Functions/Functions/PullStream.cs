@@ -135,7 +135,7 @@ public sealed class PullStream(
         }
 
         // Store the records before the cursor moves: a crash in between re-reads the page, and storing is idempotent.
-        var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, rules.Current, context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken);
+        var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, await rules.ForTenantAsync(tenant, cancellationToken), context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken);
         foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve))
         {
             result.Send(ResolveOutput, resolve);

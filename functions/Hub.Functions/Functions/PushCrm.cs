@@ -50,7 +50,7 @@ public sealed class PushCrm(
             return result;
         }
 
-        var target = planner.TargetsOf(connection, connector).FirstOrDefault(t => t.Module == message.Module);
+        var target = (await planner.TargetsOfAsync(connection, connector, cancellationToken)).FirstOrDefault(t => t.Module == message.Module);
         if (target is null)
         {
             result.Logs.Add($"Push for {message.ConnectionId}: no target rule for module {message.Module}.");

@@ -41,6 +41,7 @@ public static class SetupApi
         app.MapPost("/api/connections", ConnectAsync);
         app.MapGet("/api/connectors", ConnectorsAsync);
         app.MapPost("/api/connections/{id}/{action}", ConnectionActionAsync);
+        app.MapGet("/api/connections/{id}/fields", FieldsAsync);
         app.MapDelete("/api/connections/{id}", DisconnectAsync);
         app.MapGet("/api/tokens", TokensAsync);
         app.MapPost("/api/tokens", IssueAsync);
@@ -245,11 +246,74 @@ public static class SetupApi
             var info = c.Kind == ConnectorKind.Store ? services.GetKeyedService<IStoreConnector>(c.Id)?.Info : services.GetKeyedService<ICrmConnector>(c.Id)?.Info;
             if (info is not null)
             {
-                list.Add(new JObject { ["id"] = info.Id, ["displayName"] = info.DisplayName, ["kind"] = c.Kind == ConnectorKind.Store ? "store" : "crm", ["authScheme"] = info.AuthScheme, ["rateLimit"] = info.RateLimit, ["docsUrl"] = info.DocsUrl });
+                var oauth = services.GetKeyedService<IOAuthInstaller>(c.Id) is not null;
+                list.Add(new JObject
+                {
+                    ["id"] = info.Id,
+                    ["displayName"] = info.DisplayName,
+                    ["kind"] = c.Kind == ConnectorKind.Store ? "store" : "crm",
+                    ["authScheme"] = info.AuthScheme,
+                    ["oauth"] = oauth,
+                    // Where the merchant's account lives, when the platform asks before the install: Zoho's data centres.
+                    ["accounts"] = info.Id == "zoho-crm" ? new JArray(services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hub.Connectors.ZohoCrm.ZohoCrmOptions>>().Value.AccountsServers.Distinct()) : null,
+                    ["callbackUrl"] = oauth ? $"{OAuthApi.PublicBase(http)}/api/oauth/{info.Id}/callback" : null,
+                    ["rateLimit"] = info.RateLimit,
+                    ["docsUrl"] = info.DocsUrl,
+                });
             }
         }
 
         return Json(http, new JObject { ["connectors"] = list });
+    }
+
+    /// <summary>
+    /// <c>GET /api/connections/{id}/fields?tenant=&amp;module=</c>: a CRM connection's fields as the CRM describes them
+    /// (custom fields included, with types, lengths, picklist options, mandatory and read-only), for the mapping
+    /// editor's target column. One describe call to the CRM per request.
+    /// </summary>
+    private static async Task<IResult> FieldsAsync(string id, HttpContext http, ConnectionStore connections, Hub.Functions.Sync.ConnectionContexts contexts, Hub.Functions.Sync.RulesProvider rules, IServiceProvider services, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (await connections.GetAsync(tenant, id, ct) is not { } connection || services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not { } crm)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "This tenant has no CRM connection with that id.");
+        }
+
+        var ruleSet = await rules.ForTenantAsync(tenant, ct);
+        var module = http.Request.Query["module"].ToString() is { Length: > 0 } named ? named : ruleSet.Targets.FirstOrDefault(t => t.Crm == connection.ConnectorId)?.Module ?? "";
+        IReadOnlyList<CrmField> fields;
+        try
+        {
+            fields = await crm.DescribeAsync(await contexts.ForAsync(connection, ct), module, ct);
+        }
+        catch (ConnectorException ex)
+        {
+            return InvocationEndpoints.Problem(StatusCodes.Status502BadGateway, "The CRM refused to describe its fields", ex.Message);
+        }
+
+        return Json(http, new JObject
+        {
+            ["connection"] = id,
+            ["crm"] = connection.ConnectorId,
+            ["module"] = module,
+            ["modules"] = new JArray(ruleSet.Targets.Where(t => t.Crm == connection.ConnectorId).Select(t => t.Module)),
+            ["fields"] = new JArray(fields.Select(f => new JObject
+            {
+                ["apiName"] = f.ApiName,
+                ["label"] = f.Label,
+                ["type"] = f.Type,
+                ["maxLength"] = f.MaxLength,
+                ["options"] = new JArray(f.Options.Take(100)),
+                ["mandatory"] = f.Mandatory,
+                ["readOnly"] = f.ReadOnly,
+                ["custom"] = f.Custom,
+            })),
+        });
     }
 
     private static async Task<IResult> ConnectionActionAsync(string id, string action, HttpContext http, ConnectionStore connections, CancellationToken ct)

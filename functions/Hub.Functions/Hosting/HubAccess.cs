@@ -58,6 +58,25 @@ public sealed class HubAccess(IConfiguration configuration, HubTables tables, Ti
     public async Task<string?> WhoAsync(string? authorization, CancellationToken ct) =>
         Bearer(authorization) is not { } token ? null : IsAdmin(token) ? "*" : await TenantOfAsync(token, ct);
 
+    /// <summary>Who saved something, for histories: "admin", or the tenant token's label and id (never the token).</summary>
+    public async Task<string> DescribeAsync(string? authorization, string tenant, CancellationToken ct)
+    {
+        if (Bearer(authorization) is not { } token)
+        {
+            return "anonymous";
+        }
+
+        if (IsAdmin(token))
+        {
+            return "admin";
+        }
+
+        var table = await tables.GetAsync(HubTables.Access, ct);
+        var key = Convert.ToHexString(Hash(token));
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(TokenPartition, key, cancellationToken: ct);
+        return row.HasValue && row.Value!.GetString("Tenant") == tenant ? $"{row.Value.GetString("Label")} ({key[..12]})" : "unknown";
+    }
+
     /// <summary>Issues a new tenant token; only its hash is kept, so this is the one time it can be shown.</summary>
     public async Task<string> IssueAsync(string tenant, string label, CancellationToken ct)
     {

@@ -62,10 +62,10 @@ public static class InvocationEndpoints
         }
     }
 
-    internal static IResult Problem(int status, string title, string detail) =>
-        Results.Text(
-            new JObject { ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = detail }.ToString(Formatting.None),
-            "application/problem+json",
-            Encoding.UTF8,
-            status);
+    internal static IResult Problem(int status, string title, string detail, JObject? extensions = null)
+    {
+        var body = new JObject { ["type"] = "about:blank", ["title"] = title, ["status"] = status, ["detail"] = detail };
+        body.Merge(extensions);
+        return Results.Text(body.ToString(Formatting.None), "application/problem+json", Encoding.UTF8, status);
+    }
 }

@@ -48,7 +48,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
     private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, CancellationToken ct)
     {
-        var ruleSet = rules.Current;
+        var ruleSet = await rules.ForTenantAsync(tenant, ct);
         var engine = new ProfileEngine(ruleSet);
         var now = clock.GetUtcNow();
         var identities = await tables.GetAsync(HubTables.Identities, ct);
@@ -253,6 +253,10 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
 
             var entity = ProfileRow(tenant, profile, view, keyHashes, stamp, now);
+            // The months with an order (newest 36), so the dashboard tells new from returning customers per month
+            // without reading the Orders table.
+            entity["OrderMonths"] = string.Join(',', profile.RecordKeys.Select(k => orders.GetValueOrDefault(k)?.CreatedAt).OfType<DateTimeOffset>()
+                .Select(d => d.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).TakeLast(36));
             entity["MergedFrom"] = string.Join(',', MergedFrom(row).Concat(profile.MergedIds).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
             profileActions.Add(row is null
                 ? new TableTransactionAction(TableTransactionActionType.Add, entity)
@@ -380,6 +384,8 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             ["Lifecycle"] = profile.Segments.GetValueOrDefault("lifecycle"),
             ["ValueTier"] = profile.Segments.GetValueOrDefault("valueTier"),
             ["RfmTier"] = profile.Segments.GetValueOrDefault("rfmTier"),
+            ["RfmR"] = profile.Rfm?.R,
+            ["RfmF"] = profile.Rfm?.F,
             ["OrderCount"] = profile.Metrics.OrderCount,
             ["TotalSpent"] = (double)profile.Metrics.TotalSpent,
             ["Currency"] = profile.Metrics.Currency,

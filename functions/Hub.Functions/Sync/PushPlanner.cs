@@ -22,6 +22,7 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
     public async Task<IReadOnlyList<PushTarget>> TargetsAsync(string tenant, CancellationToken ct, string? connectionId = null, bool includePaused = false)
     {
         var targets = new List<PushTarget>();
+        var ruleSet = await rules.ForTenantAsync(tenant, ct);
         foreach (var connection in await connections.ListAsync(tenant, ct))
         {
             if ((connectionId is not null && connection.RowKey != connectionId) || (!includePaused && connection.Status != ConnectionStatus.Active))
@@ -34,16 +35,19 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
                 continue;
             }
 
-            targets.AddRange(TargetsOf(connection, connector));
+            targets.AddRange(TargetsOf(connection, connector, ruleSet));
         }
 
         return targets;
     }
 
-    public IEnumerable<PushTarget> TargetsOf(ConnectionEntity connection, ICrmConnector connector)
+    /// <summary>One CRM connection's targets under its tenant's active rules.</summary>
+    public async Task<IReadOnlyList<PushTarget>> TargetsOfAsync(ConnectionEntity connection, ICrmConnector connector, CancellationToken ct) =>
+        TargetsOf(connection, connector, await rules.ForTenantAsync(connection.PartitionKey, ct)).ToList();
+
+    public IEnumerable<PushTarget> TargetsOf(ConnectionEntity connection, ICrmConnector connector, RuleSet ruleSet)
     {
         var settings = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson);
-        var ruleSet = rules.Current;
         var modules = settings["modules"] is JArray named
             ? named.Select(m => (string)m!).ToList()
             : ruleSet.Targets.Where(t => t.Crm == connection.ConnectorId).Select(t => t.Module).ToList();

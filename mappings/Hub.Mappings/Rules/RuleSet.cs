@@ -125,6 +125,12 @@ public sealed class RuleSet
 
     public IEnumerable<string> Keys => _documents.Keys;
 
+    /// <summary>The file a rule was loaded from, relative to the rules folder (<c>sources/shopify/order.json</c>).</summary>
+    public string FileOf(string key) => _documents[key].File;
+
+    /// <summary>The key a rule document defines (<c>source:shopify/order</c>), or null when it is not a rule object.</summary>
+    public static string? KeyOfJson(JObject json) => json?["kind"]?.Type == JTokenType.String ? KeyOf(json) : null;
+
     private static JObject? Parse(RuleDocument doc, List<RuleError> errors)
     {
         JObject json;
