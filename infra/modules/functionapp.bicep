@@ -94,6 +94,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The setup page's admin token: a Key Vault secret the operator sets (docs/adr/0014-setup-access.md).
     Hub__AdminToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/hub-admin-token/)'
     Hub__Sync__MaxDeliveryCount: '10'
+    // OAuth callbacks (/api/oauth/{connector}/callback) are built on this; register them with each platform's app.
+    Hub__PublicBaseUrl: 'https://${app.properties.defaultHostName}'
     // %ScheduleSyncCron% in ScheduleSync/function.json.
     ScheduleSyncCron: '0 */1 * * * *'
     // %ReconcileCron% in Reconcile/function.json: hourly re-reads of recent windows.

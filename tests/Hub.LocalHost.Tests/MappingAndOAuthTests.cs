@@ -144,6 +144,18 @@ public sealed class MappingAndOAuthTests(ITestOutputHelper output)
         await Assertions.Expect(page.Locator("#chart-new-returning svg")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-charts.png"), FullPage = true });
 
+        // On a phone: the same pages in one column, nothing wider than the screen (tables scroll inside their box).
+        await page.SetViewportSizeAsync(390, 844);
+        foreach (var tab in new[] { "dashboard", "connections", "mappings" })
+        {
+            await page.Locator($"[data-tab={tab}]").ClickAsync();
+            await Assertions.Expect(page.Locator($"#{tab}")).ToBeVisibleAsync();
+            var wide = await page.EvaluateAsync<string>("() => [...document.querySelectorAll('body *')].filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap')).slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className).join(', ')");
+            Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), $"{tab} is wider than a phone: {wide}");
+        }
+
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "mappings-phone.png"), FullPage = true });
+
         await ApisAsync(e2e, scenario, tenant, token);
     }
 

@@ -119,6 +119,7 @@ public sealed class SetupPageTests(ITestOutputHelper output)
         // right one is tested, saved encrypted, and never shown again.
         await page.GetByRole(AriaRole.Button, new() { Name = "Connections" }).ClickAsync();
         await page.Locator("#connect-connector").SelectOptionAsync("shopify");
+        await page.Locator("#method-key").CheckAsync(); // a custom app's token, not the OAuth install (MappingAndOAuthTests)
         await page.GetByLabel("Connection id").FillAsync("second-shop");
         await page.GetByLabel("Shop domain (name.myshopify.com)").FillAsync(scenario.Shop.Domain);
         await page.GetByLabel("Access token", new() { Exact = true }).Last.FillAsync("shpat_wrong");

@@ -26,7 +26,7 @@ const TEXTS = {
     consumerSecret: 'Consumer secret', kdtId: 'Shop id (kdt_id)', clientId: 'Client id', clientSecret: 'Client secret',
     appKey: 'App key', appSecret: 'App secret', session: 'Session key', host: 'API host', currentOpenUserId: 'Operator open user id',
     appId: 'App id', permanentCode: 'Permanent code',
-    method: 'How to connect', methodOauth: "Install the Hub's app (OAuth)", methodKey: 'Paste an access token or key',
+    method: 'How to connect', methodOauth: "Install the Hub's app (OAuth)", methodKey: "Use the app's key or token",
     continueTo: 'Continue to {0}', dataCentre: 'Data centre (accounts server)', callbackHint: 'Callback URL to register with the app: {0}',
     oauthConnected: '{0} connected through OAuth: the tokens work and are stored encrypted.', oauthFailed: 'The connection was not made: {0}',
     rfmGrid: 'RFM grid', rfmAxis: 'Rows: recency score (5 = ordered most recently); columns: frequency score (5 = most orders).',
@@ -150,13 +150,13 @@ function maskAll(token) {
   return mask(token);
 }
 
-function barChart(counts, label) {
+function barChart(counts, label, suffixes) {
   const entries = Object.entries(counts || {});
   const max = Math.max(1, ...entries.map(([, n]) => n));
   const rowHeight = 22;
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', `0 0 300 ${Math.max(1, entries.length) * rowHeight}`);
+  svg.setAttribute('viewBox', `0 0 380 ${Math.max(1, entries.length) * rowHeight}`);
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `${label}: ${entries.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   entries.forEach(([key, n], i) => {
@@ -167,7 +167,7 @@ function barChart(counts, label) {
     bar.setAttribute('x', '100'); bar.setAttribute('y', String(y + 4)); bar.setAttribute('height', '14');
     bar.setAttribute('width', String(Math.max(1, 160 * n / max))); bar.setAttribute('fill', '#0b63ce');
     const value = document.createElementNS(ns, 'text');
-    value.setAttribute('x', String(104 + 160 * n / max)); value.setAttribute('y', String(y + 15)); value.textContent = String(n);
+    value.setAttribute('x', String(104 + 160 * n / max)); value.setAttribute('y', String(y + 15)); value.textContent = `${n}${(suffixes && suffixes[key]) || ''}`;
     svg.append(name, bar, value);
   });
   return svg;
@@ -181,6 +181,7 @@ function columnChart(labels, series, label) {
   const totals = labels.map((_, i) => series.reduce((sum, [, , values]) => sum + (values[i] || 0), 0));
   const max = Math.max(1, ...totals);
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('width', String(width)); svg.setAttribute('height', String(height)); // natural size; CSS shrinks it on small screens
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `${label}: ${labels.map((l, i) => `${l} ${series.map(([name, , v]) => `${name} ${v[i] || 0}`).join(' ')}`).join(', ')}`);
   labels.forEach((name, i) => {
@@ -230,8 +231,9 @@ async function loadDashboard() {
     calls[run.connectionId].calls += run.calls || 0;
     calls[run.connectionId].credits += run.credits || 0;
   }
-  const callCounts = Object.fromEntries(Object.entries(calls).map(([id, c]) => [c.credits ? `${id} (${t('credits', c.credits)})` : id, c.calls]));
-  $('chart-calls').replaceChildren(Object.keys(callCounts).length ? barChart(callCounts, t('crmToday')) : el('p', { text: t('noCalls') }));
+  const callCounts = Object.fromEntries(Object.entries(calls).map(([id, c]) => [id, c.calls]));
+  const credits = Object.fromEntries(Object.entries(calls).filter(([, c]) => c.credits).map(([id, c]) => [id, ` · ${t('credits', c.credits)}`]));
+  $('chart-calls').replaceChildren(Object.keys(callCounts).length ? barChart(callCounts, t('crmToday'), credits) : el('p', { text: t('noCalls') }));
   // Throughput: records pulled and profiles pushed per hour, from the runs that started in the last 12 hours.
   const hours = [...Array(12).keys()].map(i => new Date(Date.now() - (11 - i) * 3600_000).toISOString().slice(0, 13));
   const pulled = hours.map(h => runs.runs.filter(r => r.kind === 'pull' && (r.startedAt || '').startsWith(h)).reduce((n, r) => n + (r.records || 0), 0));
