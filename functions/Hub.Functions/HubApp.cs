@@ -53,6 +53,7 @@ public static class HubApp
         {
             ["status"] = "ok",
             ["tableOperations"] = TableOperations.Count,
+            ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,
             ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
         }.ToString(Newtonsoft.Json.Formatting.None), "application/json"));
@@ -108,6 +109,7 @@ public static class HubApp
         services.AddSingleton<InboxStore>();
         services.AddSingleton<ComplianceLog>();
         services.AddSingleton<MappingStore>();
+        services.AddSingleton<ResolveGate>();
         services.AddSingleton<RulesProvider>();
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();

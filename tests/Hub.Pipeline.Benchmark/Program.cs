@@ -52,7 +52,7 @@ foreach (var stream in new[] { "orders", "customers" })
 }
 
 var pullBound = pullClock.Elapsed;
-var expected = scenario.ExpectedOrderCounts();
+var expected = scenario.ExpectedOrderCounts(youzan: false); // the harness connects the Shopify store only
 await using var zohoBound = new Hub.Sandbox.ZohoCrm.ZohoCrmSandbox();
 await zohoBound.StartAsync();
 var zohoTokens = zohoBound.IssueTokens(zohoBound.UserDataCentre);
@@ -115,7 +115,7 @@ foreach (var name in new[] { "pull", "resolve", "push", "ingest" })
     await (await queues.GetAsync(name, "ServiceBusConnection", default)).ClearMessagesAsync();
 }
 
-using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
+using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("Hub.LocalHost.Handler", LogLevel.Information).AddSimpleConsole(o => o.SingleLine = true));
 var pipelineClock = Stopwatch.StartNew();
 await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = 0, Settings = hostSettings }, loggers, default);
 using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -127,6 +127,17 @@ while (scenario.Zoho.Contacts.Count < expected.Count)
     }
 
     await Task.Delay(500);
+    if (pipelineClock.Elapsed.TotalSeconds % 30 < 0.5)
+    {
+        try
+        {
+            var h = JObject.Parse(await http.GetStringAsync("api/health"));
+            Console.WriteLine($"{pipelineClock.Elapsed.TotalSeconds:F0} s: {scenario.Zoho.Contacts.Count}/{expected.Count} contacts, {h.Value<long>("tableOperations"):N0} table ops, {h.Value<long>("workingSetBytes") / 1048576} MiB, resolve {h["resolve"]!.ToString(Newtonsoft.Json.Formatting.None)}");
+        }
+        catch (HttpRequestException)
+        {
+        }
+    }
 }
 
 var backfill = pipelineClock.Elapsed;
@@ -134,6 +145,7 @@ await Task.Delay(TimeSpan.FromSeconds(5)); // let the last updates land
 var upserts = scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", StringComparison.Ordinal));
 var health = JObject.Parse(await http.GetStringAsync("api/health"));
 var tableOps = health.Value<long>("tableOperations");
+Console.WriteLine($"resolve: {health["resolve"]}");
 
 // 3. Webhook acknowledgement at a steady rate (signed orders/updated deliveries of unchanged orders, new event ids).
 var target = new Uri(host.BaseAddress, $"api/webhooks/{tenant}/demo-shopify");

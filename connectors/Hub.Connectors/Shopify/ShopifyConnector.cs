@@ -184,9 +184,15 @@ public sealed class ShopifyConnector(
         while (true)
         {
             var result = await QueryAsync(session, ShopifyQueries.RunBulk, new JObject { ["query"] = document }, 10, ct).ConfigureAwait(false);
-            var run = result.Data?["bulkOperationRunQuery"];
+            // A JSON null (not a C# null) when Shopify answers without the mutation's payload.
+            var run = result.Data?["bulkOperationRunQuery"] as JObject;
             var errors = run?["userErrors"] as JArray ?? [];
-            if (errors.Count == 0 && run?["bulkOperation"]?.Value<string>("id") is { } id)
+            if (run is null)
+            {
+                throw new ConnectorTransientException("Shopify answered the bulk export request without its result; it is asked again.");
+            }
+
+            if (errors.Count == 0 && (run["bulkOperation"] as JObject)?.Value<string>("id") is { } id)
             {
                 logger.LogInformation("Started Shopify bulk operation {Operation} for {Stream} of connection {Connection}", id, request.Stream, session.Connection.ConnectionId);
                 return new ShopifyCursor { Mode = ShopifyCursor.BulkMode, BulkId = id, Offset = 0, Tries = tries };

@@ -111,9 +111,14 @@ internal static class Gql
             {
                 result[f.Name] = value?.DeepClone() ?? JValue.CreateNull();
             }
-            else if (value is JArray list)
+            else if (value is JArray list && f.Children.Any(c => c.Name is "edges" or "nodes" or "pageInfo"))
             {
                 result[f.Name] = Connection(list, f, variables);
+            }
+            else if (value is JArray plain)
+            {
+                // A plain list (userErrors, addresses): each item projected, as GraphQL does for [T].
+                result[f.Name] = new JArray(plain.Select(item => Project(item, f.Children, variables)));
             }
             else
             {

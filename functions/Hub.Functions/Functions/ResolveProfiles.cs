@@ -9,7 +9,7 @@ namespace Hub.Functions.Functions;
 /// affected profiles' metrics and segments, and hands the profiles whose CRM payload changed to the outbox, sending
 /// one <c>push</c> nudge per CRM target. Idempotent: resolving the same records again writes nothing and pushes nothing.
 /// </summary>
-public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ILogger<ResolveProfiles> logger) : IFunction
+public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ResolveGate gate, ILogger<ResolveProfiles> logger) : IFunction
 {
     public const string Name = nameof(ResolveProfiles);
     public const string PushOutput = "push";
@@ -23,7 +23,12 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ILo
         }
 
         HubTables.ValidateKey(message.TenantId, "tenant");
-        var outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken);
+        ResolveOutcome outcome;
+        await using (await gate.EnterAsync(message.TenantId, cancellationToken))
+        {
+            outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken);
+        }
+
         var kicks = await planner.PlanAsync(message.TenantId, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto);
         var result = new InvocationResult();
         foreach (var kick in kicks)

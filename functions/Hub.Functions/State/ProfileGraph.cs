@@ -32,21 +32,31 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
     public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct)
     {
+        ResolveCounters.Resolution(recordKeys.Count);
+        // Profile ids this resolution has already written into keys: when an attempt fails between writing keys and
+        // writing profiles, the next attempt must not wait for its own unfinished profiles as if another resolution
+        // were creating them.
+        var ownClaims = new HashSet<string>(StringComparer.Ordinal);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ct);
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
             {
+                if (ex is not ResolveAgainException)
+                {
+                    ResolveCounters.WriteConflict();
+                }
+
                 // Someone else changed part of the component: read it again. Jitter keeps two resolvers from colliding again.
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 60 * attempt)), ct);
             }
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, CancellationToken ct)
     {
         var ruleSet = await rules.ForTenantAsync(tenant, ct);
         var engine = new ProfileEngine(ruleSet);
@@ -154,10 +164,17 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         // A key names a profile whose row is not there: another resolution has claimed the key and not yet written the
         // profile. Wait for it (a conflict, retried); if it never comes (that resolution died), keep its claim on the
         // key, so whoever resolves those records next finds this component and joins it.
-        var dangling = profileRows.Where(p => p.Value is null && idRows.Values.Any(r => Ids(r).Contains(p.Key))).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        // A claim older than a minute whose profile never came is an orphan (its resolution died or moved on): it is
+        // neither waited for nor kept.
+        var fresh = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1); // the key row's Timestamp is the server's time, not the Hub clock
+        var orphans = profileRows.Where(p => p.Value is null && (ownClaims.Contains(p.Key) || !idRows.Values.Any(r => r is not null && r.Timestamp > fresh && Ids(r).Contains(p.Key))))
+            .Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        var dangling = profileRows.Where(p => p.Value is null && !orphans.Contains(p.Key) && idRows.Values.Any(r => Ids(r).Contains(p.Key))).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        ResolveCounters.Attempt(loaded.Count);
         if (dangling.Count > 0 && attempt < 4)
         {
-            throw new RequestFailedException(412, $"profile {dangling.First()} is being created by another resolution");
+            ResolveCounters.DanglingWait();
+            throw new ResolveAgainException($"profile {dangling.First()} is being created by another resolution");
         }
 
         // Stored assignments: a record's own row first, then the profile row listing it (a write that stopped halfway).
@@ -199,7 +216,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             var row = idRows.GetValueOrDefault(hash);
             var ids = desired.TryGetValue(hash, out var set) ? new SortedSet<string>(set, StringComparer.Ordinal) : new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var other in Ids(row).Where(id => !component.Contains(id)))
+            foreach (var other in Ids(row).Where(id => !component.Contains(id) && !orphans.Contains(id)))
             {
                 ids.Add(other); // a profile outside what was loaded (a truncated component) keeps its claim
             }
@@ -221,6 +238,11 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             {
                 keyActions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, new TableEntity(tenant, hash) { ["Profiles"] = value }, row.ETag));
             }
+        }
+
+        lock (ownClaims)
+        {
+            ownClaims.UnionWith(batch.Profiles.Select(p => p.Id).Where(id => profileRows.GetValueOrDefault(id) is null));
         }
 
         await Packed.SubmitAsync(identities, keyActions, ct);
@@ -331,11 +353,15 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var claimNowWritten = keptClaims.Count > 0 && (await Packed.ReadManyAsync(profilesTable, tenant, keptClaims, ct, ["PartitionKey", "RowKey", "MergedInto"])).Count > 0;
         if ((moved || claimNowWritten) && attempt < 10)
         {
-            throw new RequestFailedException(412, "the identity graph changed under this resolution; resolving again");
+            ResolveCounters.SettleRetry();
+            throw new ResolveAgainException("the identity graph changed under this resolution; resolving again");
         }
 
         return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins);
     }
+
+    /// <summary>Not a storage conflict: this resolution saw a state it must read again (counted apart).</summary>
+    private sealed class ResolveAgainException(string message) : RequestFailedException(412, message);
 
     /// <summary>The profile that now holds most of the records a vanished profile listed, or null when none are left.</summary>
     private static string? HeirOf(TableEntity row, Mappings.Identity.Resolution resolution) =>

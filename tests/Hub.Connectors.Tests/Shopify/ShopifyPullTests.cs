@@ -68,6 +68,22 @@ public sealed class ShopifyPullTests : ShopifyTestBase
     }
 
     [Fact]
+    public async Task OrdersAndCustomersBackfilledAtOnce_TheSecondBulkWaitsForTheFirst()
+    {
+        Seed(orders: 60, days: 80);
+
+        // A first backfill of a shop reads both streams at once; Shopify runs one bulk query per app and shop at a time.
+        var start = DateTimeOffset.UtcNow.AddDays(-90);
+        var reads = await Task.WhenAll(
+            WindowReader.ReadAsync(Connector, Connection(), "orders", start, DateTimeOffset.UtcNow.AddMinutes(1)),
+            WindowReader.ReadAsync(Connector, Connection(), "customers", start, DateTimeOffset.UtcNow.AddMinutes(1)));
+
+        Assert.Equal(60, reads[0].Records.Count);
+        Assert.Equal(Shop.Customers.Count(c => c.UpdatedAt >= start), reads[1].Records.Count);
+        Assert.True(GraphQLCalls().Count(c => c.Operation == "bulkOperationRunQuery") >= 3); // the second was refused while the first ran
+    }
+
+    [Fact]
     public async Task BulkOperationFails_IsStartedAgainWithAWarning()
     {
         Seed(orders: 30, days: 80);

@@ -1,0 +1,36 @@
+namespace Hub.Functions.State;
+
+/// <summary>
+/// What profile resolution costs in this process, on <c>GET /api/health</c> for the end-to-end benchmark: how many
+/// resolutions ran, how many attempts they took and why an attempt started over, and how many records they loaded.
+/// </summary>
+public static class ResolveCounters
+{
+    private static long _resolutions;
+    private static long _attempts;
+    private static long _recordsAsked;
+    private static long _recordsLoaded;
+    private static long _writeConflicts;
+    private static long _danglingWaits;
+    private static long _settleRetries;
+    private static long _leaseWaits;
+
+    public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
+    public static void Attempt(int loaded) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); }
+    public static void WriteConflict() => Interlocked.Increment(ref _writeConflicts);
+    public static void DanglingWait() => Interlocked.Increment(ref _danglingWaits);
+    public static void SettleRetry() => Interlocked.Increment(ref _settleRetries);
+    public static void LeaseWait() => Interlocked.Increment(ref _leaseWaits);
+
+    public static Newtonsoft.Json.Linq.JObject Snapshot() => new()
+    {
+        ["resolutions"] = Interlocked.Read(ref _resolutions),
+        ["attempts"] = Interlocked.Read(ref _attempts),
+        ["recordsAsked"] = Interlocked.Read(ref _recordsAsked),
+        ["recordsLoaded"] = Interlocked.Read(ref _recordsLoaded),
+        ["writeConflicts"] = Interlocked.Read(ref _writeConflicts),
+        ["danglingWaits"] = Interlocked.Read(ref _danglingWaits),
+        ["settleRetries"] = Interlocked.Read(ref _settleRetries),
+        ["leaseWaits"] = Interlocked.Read(ref _leaseWaits),
+    };
+}
