@@ -126,8 +126,17 @@ public sealed class MappingAndOAuthTests(ITestOutputHelper output)
         await Assertions.Expect(page.Locator("tr[data-version='1']")).ToContainTextAsync("integrator");
         Assert.Equal(1, (await MappingsAsync(e2e, tenant)).Value<int>("active"));
 
-        // Dry run against Zoho: what a sync would do, nothing written.
-        var zohoWrites = scenario.Zoho.Requests.Count(r => r.Method is "POST" or "PUT");
+        // Dry run against Zoho: what a sync would do, nothing written. First let the backfill's own pushes settle, so
+        // any write during the dry run would be the dry run's.
+        var settled = -1;
+        await e2e.EventuallyAsync(async () =>
+        {
+            var before = scenario.Zoho.Requests.Count(r => r.Method is "POST" or "PUT");
+            await Task.Delay(3000);
+            settled = scenario.Zoho.Requests.Count(r => r.Method is "POST" or "PUT");
+            return settled == before;
+        }, quiet => quiet, "the backfill's pushes to end", seconds: 120);
+        var zohoWrites = settled;
         await page.GetByRole(AriaRole.Button, new() { Name = "Dry run (writes nothing)" }).ClickAsync();
         await Assertions.Expect(page.Locator("#dryrun-out")).ToContainTextAsync("Contacts (targets/zoho-crm/contacts.json)");
         Assert.Equal(zohoWrites, scenario.Zoho.Requests.Count(r => r.Method is "POST" or "PUT"));

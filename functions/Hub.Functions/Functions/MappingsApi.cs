@@ -55,6 +55,29 @@ public static partial class MappingsApi
     private static JArray ErrorsJson(IEnumerable<RuleError> errors) =>
         new(errors.Select(e => new JObject { ["file"] = e.File, ["path"] = e.Path, ["message"] = e.Message }));
 
+    /// <summary>The bearer's tenant and the request's JSON body, or the 400/401/403/413 problem to answer.</summary>
+    private static async Task<(string Tenant, JObject Body, IResult? Problem)> AuthorizedBodyAsync(HttpContext http, CancellationToken ct)
+    {
+        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        if (problem is not null)
+        {
+            return ("", [], problem);
+        }
+
+        try
+        {
+            return (tenant, (await ReadBodyAsync(http, ct))!, null);
+        }
+        catch (InvalidDataException ex)
+        {
+            return ("", [], InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", ex.Message));
+        }
+        catch (JsonException ex)
+        {
+            return ("", [], InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed request", ex.Message));
+        }
+    }
+
     private static async Task<JObject?> ReadBodyAsync(HttpContext http, CancellationToken ct)
     {
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
@@ -195,20 +218,10 @@ public static partial class MappingsApi
 
     private static async Task<IResult> PreviewAsync(HttpContext http, MappingStore store, RulesProvider rules, ConnectionStore connections, ConnectionContexts contexts, PushStore push, IServiceProvider services, TimeProvider clock, CancellationToken ct)
     {
-        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        var (tenant, body, problem) = await AuthorizedBodyAsync(http, ct);
         if (problem is not null)
         {
             return problem;
-        }
-
-        JObject body;
-        try
-        {
-            body = (await ReadBodyAsync(http, ct))!;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidDataException)
-        {
-            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed request", ex.Message);
         }
 
         var (_, _, edited) = await EditedAsync(store, tenant, null, ct);
@@ -335,20 +348,10 @@ public static partial class MappingsApi
 
     private static async Task<IResult> SaveAsync(HttpContext http, MappingStore store, RulesProvider rules, HubAccess access, TimeProvider clock, CancellationToken ct)
     {
-        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        var (tenant, body, problem) = await AuthorizedBodyAsync(http, ct);
         if (problem is not null)
         {
             return problem;
-        }
-
-        JObject body;
-        try
-        {
-            body = (await ReadBodyAsync(http, ct))!;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidDataException)
-        {
-            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed request", ex.Message);
         }
 
         var (active, etag, edited) = await EditedAsync(store, tenant, null, ct);
@@ -453,20 +456,10 @@ public static partial class MappingsApi
     /// </summary>
     private static async Task<IResult> ImportAsync(HttpContext http, MappingStore store, RulesProvider rules, HubAccess access, TimeProvider clock, CancellationToken ct)
     {
-        var (tenant, problem) = await PipelineApi.AuthorizeAsync(http, ct);
+        var (tenant, body, problem) = await AuthorizedBodyAsync(http, ct);
         if (problem is not null)
         {
             return problem;
-        }
-
-        JObject body;
-        try
-        {
-            body = (await ReadBodyAsync(http, ct))!;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidDataException)
-        {
-            return InvocationEndpoints.Problem(StatusCodes.Status400BadRequest, "Malformed import", ex.Message);
         }
 
         if (body["files"] is not JObject { HasValues: true })
