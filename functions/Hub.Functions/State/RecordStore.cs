@@ -32,8 +32,27 @@ public sealed class RecordStore(HubTables tables)
 
     public static string KeyOf(string entity, SourceRef source) => (entity == "member" ? "m:" : "o:") + source.Key;
 
-    /// <summary>Maps each record with the source rules (to learn its id and version) and stores it if it is newer.</summary>
+    /// <summary>
+    /// Maps each record with the source rules (to learn its id and version) and stores it if it is newer. When another
+    /// delivery stored some of the same records meanwhile (an ETag or insert conflict), the page is decided again
+    /// from fresh reads, three times at most, before the invocation fails and the host redelivers it.
+    /// </summary>
     public async Task<IngestResult> IngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await TryIngestAsync(tenant, platform, connectionId, entity, records, rules, region, now, ct);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 3)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50 * attempt)), ct);
+            }
+        }
+    }
+
+    private async Task<IngestResult> TryIngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct)
     {
         var source = rules.Sources.FirstOrDefault(s => s.Platform == platform && s.Entity == entity);
         if (source is null)
@@ -112,7 +131,7 @@ public sealed class RecordStore(HubTables tables)
             toResolve.Add(key);
         }
 
-        // A conflict (another delivery stored the same record meanwhile) fails the invocation; the redelivery decides again.
+        // A conflict (another delivery stored the same record meanwhile) is decided again by IngestAsync.
         await Packed.SubmitAsync(table, actions, ct);
         return new IngestResult(toResolve, actions.Count, unchanged, older, invalid, redacted);
     }
