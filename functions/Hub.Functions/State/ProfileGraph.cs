@@ -162,10 +162,9 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
 
         // A key names a profile whose row is not there: another resolution has claimed the key and not yet written the
-        // profile. Wait for it (a conflict, retried); if it never comes (that resolution died), keep its claim on the
-        // key, so whoever resolves those records next finds this component and joins it.
-        // A claim older than a minute whose profile never came is an orphan (its resolution died or moved on): it is
-        // neither waited for nor kept.
+        // profile. Wait for it (a conflict, retried); if it does not come within the waits, keep its claim on the key,
+        // so whoever resolves those records next finds this component and joins it. A claim whose key row is older than
+        // a minute, or one this resolution made itself in a failed attempt, is an orphan: neither waited for nor kept.
         var fresh = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1); // the key row's Timestamp is the server's time, not the Hub clock
         var orphans = profileRows.Where(p => p.Value is null && (ownClaims.Contains(p.Key) || !idRows.Values.Any(r => r is not null && r.Timestamp > fresh && Ids(r).Contains(p.Key))))
             .Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
