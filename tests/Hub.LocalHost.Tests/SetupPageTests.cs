@@ -86,6 +86,7 @@ public sealed class SetupPageTests(ITestOutputHelper output)
         await page.GetByRole(AriaRole.Button, new() { Name = "Connections" }).ClickAsync();
         var shopify = page.Locator("tr[data-connection=demo-shopify]");
         await Assertions.Expect(page.Locator("tr[data-connection=demo-zoho]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("tr[data-connection=demo-zoho]")).ToContainTextAsync(new System.Text.RegularExpressions.Regex("[1-9][0-9]* failing")); // Zoho's open rejections
         await Assertions.Expect(page.Locator("tr[data-connection=demo-youzan]")).ToBeVisibleAsync();
         await Assertions.Expect(shopify.Locator("progress")).ToHaveAttributeAsync("data-progress", "100", new() { Timeout = 120_000 });
         var manualBefore = (await e2e.Runs.RecentAsync(tenant, 200, default)).Count(r => r.Trigger == "manual");

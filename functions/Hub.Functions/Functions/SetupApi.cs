@@ -91,6 +91,7 @@ public static class SetupApi
         }
 
         var recent = await runs.RecentAsync(tenant, 200, ct);
+        var openFailures = await push.OpenFailureCountsAsync(tenant, ct);
         var list = new JArray();
         foreach (var connection in await connections.ListAsync(tenant, ct))
         {
@@ -125,7 +126,7 @@ public static class SetupApi
                 ["nextSync"] = connection.Status == ConnectionStatus.Active ? next : null,
                 ["pulled"] = theirs.Where(r => r.Kind == "pull").Sum(r => r.Records),
                 ["pushed"] = theirs.Where(r => r.Kind == "push").Sum(r => r.Created + r.Updated),
-                ["rejected"] = crm is null ? 0 : (await push.FailuresAsync(tenant, connection.RowKey, "open", 10_000, ct)).Count, // open failures now
+                ["rejected"] = crm is null ? 0 : openFailures.GetValueOrDefault(connection.RowKey), // open failures now
                 ["running"] = new JArray(running.Select(RunsApi.ToJson)),
                 ["streams"] = streams,
             });

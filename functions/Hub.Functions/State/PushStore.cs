@@ -267,6 +267,23 @@ public sealed class PushStore(HubTables tables)
         return list;
     }
 
+    /// <summary>
+    /// Open failures per connection, for the connections page (refreshed every few seconds): one filtered query of
+    /// the tenant's partition that brings back two small columns, never the payloads.
+    /// </summary>
+    public async Task<Dictionary<string, int>> OpenFailureCountsAsync(string tenant, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Failures, ct);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant && r.GetString("Status") == "open", select: ["ConnectionId"], cancellationToken: ct))
+        {
+            var connection = row.GetString("ConnectionId") ?? "";
+            counts[connection] = counts.GetValueOrDefault(connection) + 1;
+        }
+
+        return counts;
+    }
+
     public async Task MarkReplayedAsync(TableEntity failure, DateTimeOffset now, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Failures, ct);
