@@ -110,6 +110,7 @@ public static class HubApp
         services.AddSingleton<ComplianceLog>();
         services.AddSingleton<MappingStore>();
         services.AddSingleton<ResolveGate>();
+        services.AddSingleton<ProfileSweep>();
         services.AddSingleton<RulesProvider>();
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();
@@ -125,6 +126,8 @@ public static class HubApp
         services.AddKeyedSingleton<IFunction, Reconcile>(Reconcile.Name);
         services.AddKeyedSingleton<IFunction, ReplayFailures>(ReplayFailures.Name);
         services.AddKeyedSingleton<IFunction, SyncNow>(SyncNow.Name);
+        services.AddKeyedSingleton<IFunction, Resegment>(Resegment.Name);
+        services.AddKeyedSingleton<IFunction, ResegmentDaily>(ResegmentDaily.Name);
 
         services.AddHubConnectors(configuration);
         LoadPlugins(services, configuration);

@@ -100,6 +100,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     ScheduleSyncCron: '0 */1 * * * *'
     // %ReconcileCron% in Reconcile/function.json: hourly re-reads of recent windows.
     ReconcileCron: '0 5 * * * *'
+    // %ResegmentCron% in ResegmentDaily/function.json: the daily re-segmentation sweep.
+    ResegmentCron: '0 30 3 * * *'
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   }

@@ -36,6 +36,8 @@ public sealed class PipelineDriver(SyncHarness harness)
         [(Reconcile.Name, "ingest")] = "ingest",
         [(Reconcile.Name, "resolve")] = "resolve",
         [(ReplayFailures.Name, "push")] = "push",
+        [(Resegment.Name, "resolve")] = "resolve",
+        [(ResegmentDaily.Name, "resolve")] = "resolve",
     };
 
     private readonly ConcurrentQueue<(string Queue, JObject Body, int Delivery)> _queue = new();

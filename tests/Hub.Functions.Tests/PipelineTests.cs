@@ -75,6 +75,41 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DailySweep_WithUnchangedRulesWritesNothing_AfterAMappingChangeRecomputesEveryProfileAndPushesTheChange()
+    {
+        await using var h = Harness(v => v["Hub:Rules:Recheck"] = "00:00:00");
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        AssertOneContactPerPerson();
+        var newcomers = _scenario.Zoho.Contacts.Count(c => c.Value<string>("Lifecycle_Stage") == "New");
+        Assert.True(newcomers > 0);
+
+        // The sweep resolves every profile again; nothing changed, so the Ledger lets no write through.
+        var writes = ZohoWrites();
+        var sweep = await driver.InvokeTimerAsync(ResegmentDaily.Name);
+        Assert.NotEmpty(sweep.Messages(ResegmentDaily.ResolveOutput));
+        await driver.RunAsync();
+        Assert.Equal(writes, ZohoWrites());
+
+        // An integrator activates a lifecycle without "new" (its day limit below zero): the next sweep moves every
+        // newcomer to "active" in Zoho, with one contact per person still.
+        var store = h.Services.GetRequiredService<MappingStore>();
+        var segments = h.Services.GetRequiredService<Hub.Functions.Sync.RulesProvider>().Current.Export("segments");
+        segments["segments"]![0]!["rules"]![0]!["when"]!["all"]![1]!["lte"]![1] = -1;
+        var (_, etag) = await store.ActiveAsync(h.Tenant, default);
+        await store.SaveAsync(h.Tenant, new Dictionary<string, string> { ["segments/segments.json"] = segments.ToString() }, "no newcomers", "test", etag, h.Clock.GetUtcNow(), default);
+        await driver.InvokeTimerAsync(ResegmentDaily.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.DoesNotContain(_scenario.Zoho.Contacts, c => c.Value<string>("Lifecycle_Stage") == "New");
+        Assert.True(ZohoWrites() > writes);
+        AssertOneContactPerPerson();
+    }
+
+    [Fact]
     public async Task Backfill_TwoOverlappingStores_OneContactPerPerson_ThenASecondSyncWritesNothing()
     {
         await using var h = Harness(v => v["Hub:Sync:ReconcileWindow"] = "200.00:00:00");

@@ -8,7 +8,7 @@ public class AppDefinitionTests
     [Fact]
     public void Load_RepositoryFunctions_ResolvesSettingsAndBindings()
     {
-        var app = AppDefinition.Load(E2E.AppRoot, key => key switch { "ScheduleSyncCron" => "0 */5 * * * *", "ReconcileCron" => "0 5 * * * *", _ => null });
+        var app = AppDefinition.Load(E2E.AppRoot, key => key switch { "ScheduleSyncCron" => "0 */5 * * * *", "ReconcileCron" => "0 5 * * * *", "ResegmentCron" => "0 30 3 * * *", _ => null });
 
         Assert.True(app.EnableForwardingHttpRequest);
         Assert.Equal("api", app.RoutePrefix);
@@ -26,7 +26,7 @@ public class AppDefinitionTests
     [Fact]
     public void Load_MissingSetting_NamesTheFileAndSetting()
     {
-        var error = Assert.Throws<InvalidOperationException>(() => AppDefinition.Load(E2E.AppRoot, key => key == "ReconcileCron" ? "0 5 * * * *" : null));
+        var error = Assert.Throws<InvalidOperationException>(() => AppDefinition.Load(E2E.AppRoot, key => key is "ReconcileCron" or "ResegmentCron" ? "0 5 * * * *" : null));
 
         Assert.Contains("ScheduleSync/function.json", error.Message, StringComparison.Ordinal);
         Assert.Contains("ScheduleSyncCron", error.Message, StringComparison.Ordinal);

@@ -72,6 +72,7 @@ public sealed class E2E : IAsyncDisposable
             ["Hub__DataProtection__KeysPath"] = Path.Combine(Path.GetTempPath(), "hub-e2e-keys"),
             ["ScheduleSyncCron"] = "*/1 * * * * *",
             ["ReconcileCron"] = "0 0 0 1 1 *",
+            ["ResegmentCron"] = "0 0 0 1 1 *",
             ["Hub__AdminToken"] = AdminToken,
         };
         foreach (var (k, v) in settings ?? [])

@@ -125,6 +125,9 @@ public sealed class MappingAndOAuthTests(ITestOutputHelper output)
         await Assertions.Expect(page.Locator("tr[data-version='1']")).ToContainTextAsync("v1 (active)");
         await Assertions.Expect(page.Locator("tr[data-version='1']")).ToContainTextAsync("integrator");
         Assert.Equal(1, (await MappingsAsync(e2e, tenant)).Value<int>("active"));
+        await Assertions.Expect(page.Locator("#mapping-note-out")).ToContainTextAsync("Re-applying it to");
+        // Re-applied to the stored profiles, not only to new records: nobody is "new" any more.
+        await e2e.EventuallyAsync(async () => JObject.Parse(await e2e.Http.GetStringAsync($"api/profiles?tenant={tenant}"))["byLifecycle"]!, l => l["new"] is null && l["active"] is not null, "every stored profile re-segmented", seconds: 90);
 
         // Dry run against Zoho: what a sync would do, nothing written. First let the backfill's own pushes settle, so
         // any write during the dry run would be the dry run's.
@@ -145,6 +148,7 @@ public sealed class MappingAndOAuthTests(ITestOutputHelper output)
         await page.Locator("tr[data-version='0'] button[data-action=rollback]").ClickAsync();
         await Assertions.Expect(page.Locator("#mapping-note-out")).ToContainTextAsync("Version 0 is active.");
         await Assertions.Expect(page.Locator("input[data-lifecycle=new]")).ToHaveValueAsync("30");
+        await e2e.EventuallyAsync(async () => JObject.Parse(await e2e.Http.GetStringAsync($"api/profiles?tenant={tenant}"))["byLifecycle"]!, l => l["new"] is not null, "the defaults re-applied", seconds: 90);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "mapping-versions.png"), FullPage = true });
 
         // The dashboard's RFM grid and new-vs-returning chart.

@@ -98,6 +98,7 @@ hostSettings["Hub__TablePrefix"] = "b" + Guid.NewGuid().ToString("N")[..10];
 hostSettings["Hub__DataProtection__KeysPath"] = Path.Combine(Path.GetTempPath(), "hub-bench-keys");
 hostSettings["ScheduleSyncCron"] = "*/5 * * * * *";
 hostSettings["ReconcileCron"] = "0 0 0 1 1 *";
+hostSettings["ResegmentCron"] = "0 0 0 1 1 *";
 hostSettings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 32}.00:00:00";
 hostSettings["Hub__Demo__Tenant"] = tenant;
 hostSettings["Hub__Demo__Shopify__Shop"] = scenario.Shop.Domain;

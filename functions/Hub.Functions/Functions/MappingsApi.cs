@@ -376,6 +376,7 @@ public static partial class MappingsApi
         try
         {
             var version = await store.SaveAsync(tenant, files, note.Length > 200 ? note[..200] : note, author, etag, clock.GetUtcNow(), ct);
+            rules.Forget(tenant);
             return Json(new JObject { ["tenant"] = tenant, ["active"] = version, ["files"] = new JArray(files.Keys.Order(StringComparer.Ordinal)) }, StatusCodes.Status201Created);
         }
         catch (RequestFailedException ex) when (ex.Status is 409 or 412)
@@ -419,6 +420,7 @@ public static partial class MappingsApi
         try
         {
             await store.ActivateAsync(tenant, version, etag, clock.GetUtcNow(), ct);
+            rules.Forget(tenant);
         }
         catch (RequestFailedException ex) when (ex.Status is 409 or 412)
         {

@@ -26,7 +26,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         ResolveOutcome outcome;
         await using (await gate.EnterAsync(message.TenantId, cancellationToken))
         {
-            outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken);
+            outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken, message.RulesAsOf);
         }
 
         var kicks = await planner.PlanAsync(message.TenantId, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto);

@@ -44,7 +44,7 @@ const TEXTS = {
     issues: 'Issues', noIssues: 'no issues', dryRunLine: '{0} ({1}): {2} create · {3} update · {4} unchanged · {5} invalid',
     lifecycleDays: "Lifecycle '{0}': days since last order at most", rfmRecency: 'RFM recency days', rfmFrequency: 'RFM order counts',
     rfmMonetary: 'RFM amounts', imported: 'Imported as version {0}.', mappingsHint: 'Edit a rule file; the preview maps live sample records from the chosen store. Saving validates the whole rule set: an invalid mapping is never activated.',
-    required: 'required', readOnly: 'read-only', custom: 'custom',
+    required: 'required', readOnly: 'read-only', custom: 'custom', reapplying: 'Re-applying it to {0} stored profile(s); only payloads that change go to the CRM.',
   },
   zh: {
     title: 'Hub 数据中枢', signIn: '登录', signOut: '退出', tenant: '租户', token: '访问令牌',
@@ -88,7 +88,7 @@ const TEXTS = {
     issues: '问题', noIssues: '无问题', dryRunLine: '{0}（{1}）：新建 {2} · 更新 {3} · 不变 {4} · 无效 {5}',
     lifecycleDays: "生命周期「{0}」：距上次下单天数不超过", rfmRecency: 'RFM 最近购买天数', rfmFrequency: 'RFM 订单数',
     rfmMonetary: 'RFM 金额', imported: '已导入为版本 {0}。', mappingsHint: '编辑规则文件；预览使用所选店铺的实时样例记录。保存时校验全部规则：无效的映射永远不会启用。',
-    required: '必填', readOnly: '只读', custom: '自定义',
+    required: '必填', readOnly: '只读', custom: '自定义', reapplying: '正在将其应用到已有的 {0} 个客户档案；只有发生变化的内容会推送到 CRM。',
   },
 };
 const LANG = (navigator.languages || [navigator.language || 'en']).some(l => l.toLowerCase().startsWith('zh')) ? 'zh' : 'en';
@@ -581,6 +581,7 @@ async function saveMapping(event, files) {
   try {
     const answer = await api('POST', 'mappings', {}, { files: files || edits(), note: $('mapping-note').value.trim(), baseVersion: mapping.active });
     $('mapping-note-out').textContent = t('savedVersion', answer.active);
+    await reapply(t('savedVersion', answer.active));
     drawErrors([]);
     $('mapping-note').value = '';
     await reloadMappingList();
@@ -588,6 +589,12 @@ async function saveMapping(event, files) {
     $('mapping-note-out').textContent = t('invalidMapping', error.message);
     drawErrors(error.answer && error.answer.errors ? error.answer.errors : []);
   }
+}
+
+// A saved, rolled-back or imported mapping is applied to every stored profile at once, not only to new records.
+async function reapply(message) {
+  const answer = await api('POST', 'resegment');
+  $('mapping-note-out').textContent = `${message} ${t('reapplying', answer.profiles)}`;
 }
 
 async function reloadMappingList() {
@@ -598,6 +605,7 @@ async function rollback(version) {
   try {
     const answer = await api('POST', 'mappings/rollback', { version });
     $('mapping-note-out').textContent = t('savedVersion', answer.active);
+    await reapply(t('savedVersion', answer.active));
     await reloadMappingList();
     await openFile(mapping.file);
   } catch (error) {
@@ -621,6 +629,7 @@ async function importMappings() {
     const bundle = JSON.parse(await file.text());
     const answer = await api('POST', 'mappings/import', {}, { files: bundle.files, note: `import ${file.name}` });
     $('mapping-note-out').textContent = t('imported', answer.active);
+    await reapply(t('imported', answer.active));
     drawErrors([]);
     await reloadMappingList();
     await openFile(mapping.file);

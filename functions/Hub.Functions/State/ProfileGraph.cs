@@ -30,7 +30,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// <summary>A component larger than this is resolved from what was loaded so far, with a warning (a store-wide shared value).</summary>
     public const int MaxComponentRecords = 20_000;
 
-    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct)
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null)
     {
         ResolveCounters.Resolution(recordKeys.Count);
         // Profile ids this resolution has already written into keys: when an attempt fails between writing keys and
@@ -41,7 +41,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             try
             {
-                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, ct);
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
             {
@@ -56,9 +56,9 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, CancellationToken ct)
     {
-        var ruleSet = await rules.ForTenantAsync(tenant, ct);
+        var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
         var engine = new ProfileEngine(ruleSet);
         var now = clock.GetUtcNow();
         var identities = await tables.GetAsync(HubTables.Identities, ct);

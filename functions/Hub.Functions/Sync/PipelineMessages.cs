@@ -11,6 +11,10 @@ public sealed record ResolveMessage(
     [property: JsonProperty("records")] IReadOnlyList<string> Records,
     [property: JsonProperty("profiles")] IReadOnlyList<string>? Profiles = null)
 {
+    /// <summary>Set by the re-segmentation sweeps: resolve with rules read after this time (a mapping just saved).</summary>
+    [JsonProperty("rulesAsOf", NullValueHandling = NullValueHandling.Ignore)]
+    public DateTimeOffset? RulesAsOf { get; init; }
+
     /// <summary>Records per message: small enough for one function call, large enough to share component reads.</summary>
     public const int MaxRecords = 100;
 

@@ -11,7 +11,7 @@ namespace Hub.Functions.Sync;
 /// the handler (<c>rules/</c>, copied from mappings/rules at build), or the folder <c>Hub:Rules:Path</c> names, loaded
 /// and validated once. <see cref="ForTenantAsync"/> is what a tenant runs with: the defaults, with the files its
 /// integrator edited on the setup page replacing theirs whole (the active version in <see cref="MappingStore"/>).
-/// The active pointer is re-read at most every <see cref="RecheckEvery"/>, so a saved mapping reaches every
+/// The active pointer is re-read at most every <see cref="RecheckEvery"/> (<c>Hub:Rules:Recheck</c>), so a saved mapping reaches every
 /// invocation within seconds at one table read per tenant per interval. An invalid rule set fails every invocation
 /// with its file and JSON path rather than mapping with half the rules; the editor never activates one, so only a
 /// Hub upgrade that tightens the schema can produce it.
@@ -19,6 +19,8 @@ namespace Hub.Functions.Sync;
 public sealed class RulesProvider(IConfiguration configuration, MappingStore store, TimeProvider clock)
 {
     public static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(10);
+
+    private readonly TimeSpan _recheck = configuration.GetValue<TimeSpan?>("Hub:Rules:Recheck") ?? RecheckEvery;
 
     private readonly Lazy<RuleSet> _rules = new(() =>
     {
@@ -37,10 +39,14 @@ public sealed class RulesProvider(IConfiguration configuration, MappingStore sto
 
     public RuleSet Current => _rules.Value;
 
-    public async Task<RuleSet> ForTenantAsync(string tenant, CancellationToken ct)
+    /// <param name="freshAfter">
+    /// A time the rules must have been read after (a sweep asked for right after a mapping was saved): an older cached
+    /// read is not used, whatever the recheck interval, on every instance that handles the sweep.
+    /// </param>
+    public async Task<RuleSet> ForTenantAsync(string tenant, CancellationToken ct, DateTimeOffset? freshAfter = null)
     {
         var now = clock.GetUtcNow();
-        if (_tenants.TryGetValue(tenant, out var cached) && now - cached.CheckedAt < RecheckEvery)
+        if (_tenants.TryGetValue(tenant, out var cached) && now - cached.CheckedAt < _recheck && (freshAfter is null || cached.CheckedAt > freshAfter))
         {
             return cached.Rules;
         }
@@ -67,6 +73,9 @@ public sealed class RulesProvider(IConfiguration configuration, MappingStore sto
         _tenants[tenant] = new TenantRules(version, rules, now);
         return rules;
     }
+
+    /// <summary>Drops this instance's cached read of a tenant's rules (after a save here).</summary>
+    public void Forget(string tenant) => _tenants.TryRemove(tenant, out _);
 
     /// <summary>
     /// The defaults with <paramref name="files"/> (path → whole rule file) in place of theirs: the rule set, or every
