@@ -285,13 +285,18 @@ public sealed class MappingAndOAuthTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
 
-        foreach (var path in new[] { "api/mappings", "api/mappings/preview", "api/mappings/rollback?version=0", "api/mappings/import", "api/oauth/shopify/start" })
+        foreach (var path in new[] { "api/mappings", "api/mappings/preview", "api/mappings/rollback?version=0", "api/mappings/import", "api/oauth/shopify/start", "api/resegment" })
         {
             using var response = await other.PostAsync(path + (path.Contains('?') ? "&" : "?") + $"tenant={tenant}", Json(new JObject { ["files"] = new JObject() }));
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
 
         Assert.Equal(2, (await MappingsAsync(e2e, tenant)).Value<int>("active"));
+        using (var reserved = await e2e.Http.PostAsync("api/resegment?tenant=_system", null))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, reserved.StatusCode); // the Hub's own partition is no tenant, even for the admin
+        }
+
         output.WriteLine(QueryHelpers.ParseQuery(stolen.Query).ContainsKey("state") ? "callbacks carry state" : "");
     }
 

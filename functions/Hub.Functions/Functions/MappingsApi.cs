@@ -258,6 +258,10 @@ public static partial class MappingsApi
                 var page = await connector.PullAsync(new PullRequest(context, stream, null, now.AddDays(-30), now), ct);
                 sample = (page.Records, now);
                 Samples[cacheKey] = sample;
+                foreach (var stale in Samples.Where(p => now - p.Value.ReadAt > SampleFor).Select(p => p.Key).ToList())
+                {
+                    Samples.TryRemove(stale, out _); // the cache never outgrows the stores previewed in the last five minutes
+                }
             }
             catch (ConnectorException ex)
             {
@@ -269,7 +273,8 @@ public static partial class MappingsApi
         string? crm = null;
         string? module = null;
         IReadOnlyDictionary<string, string>? ledger = null;
-        if (body.Value<string>("crm") is { Length: > 0 } crmId)
+        var crmId = body.Value<string>("crm") ?? "";
+        if (crmId.Length > 0)
         {
             var crmConnection = await connections.GetAsync(tenant, crmId, ct);
             if (crmConnection is null || services.GetKeyedService<ICrmConnector>(crmConnection.ConnectorId) is null)
@@ -297,8 +302,8 @@ public static partial class MappingsApi
 
         if (crm is not null)
         {
-            var crmId2 = body.Value<string>("crm")!;
-            var bound = await push.ReadAsync(HubTables.Ledger, tenant, crmId2, module!, preview.Profiles.Select(p => p.Value<string>("id")!), ct);
+            // Profile ids are known only after the preview resolved them: the Ledger is read for exactly those.
+            var bound = await push.ReadAsync(HubTables.Ledger, tenant, crmId, module!, preview.Profiles.Select(p => p.Value<string>("id")!), ct);
             ledger = bound.ToDictionary(p => p.Key, p => p.Value.GetString("Hash") ?? "", StringComparer.Ordinal);
         }
 

@@ -127,6 +127,13 @@ public static class OAuthApi
         }
 
         var table = await tables.GetAsync(HubTables.Installs, ct);
+        var now = clock.GetUtcNow();
+        await foreach (var expired in table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and ExpiresAt lt {now}"), select: ["PartitionKey", "RowKey"], maxPerPage: 100, cancellationToken: ct))
+        {
+            // Installs abandoned at the platform's consent screen: removed by the next start, never kept.
+            await table.DeleteEntityAsync(expired.PartitionKey, expired.RowKey, Azure.ETag.All, ct);
+        }
+
         await table.AddEntityAsync(new TableEntity(Partition, Hex(state))
         {
             ["Tenant"] = tenant,
@@ -138,7 +145,7 @@ public static class OAuthApi
             ["IntervalMinutes"] = body.Value<int?>("intervalMinutes") is { } minutes and >= 1 and <= 1440 ? minutes : null,
             ["Binding"] = Hex(binding),
             ["RedirectUri"] = redirect.ToString(),
-            ["ExpiresAt"] = clock.GetUtcNow() + InstallFor,
+            ["ExpiresAt"] = now + InstallFor,
         }, ct);
         http.Response.Cookies.Append(CookieName, binding, new CookieOptions
         {

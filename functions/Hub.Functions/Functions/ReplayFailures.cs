@@ -22,17 +22,8 @@ public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvide
         var request = invocation.ReadObject("req");
         string? Q(string name) => EnvelopedHttp.Query(request, name);
         var result = new InvocationResult();
-        var tenant = Q("tenant");
-        try
-        {
-            HubTables.ValidateKey(tenant ?? "", "tenant");
-        }
-        catch (ArgumentException ex)
-        {
-            return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
-        }
-
-        if (await EnvelopedHttp.DenyAsync(access, request, tenant!, cancellationToken) is { } denied)
+        var (tenant, denied) = await EnvelopedHttp.AuthorizeAsync(access, request, cancellationToken);
+        if (denied is not null)
         {
             return result.Set("res", denied);
         }
@@ -42,7 +33,7 @@ public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvide
         var profile = Q("profile");
         var code = Q("code");
         var kind = Q("kind");
-        var open = await push.FailuresAsync(tenant!, connection, "open", 10_000, cancellationToken);
+        var open = await push.FailuresAsync(tenant, connection, "open", 10_000, cancellationToken);
         var chosen = open.Where(f => (module is null || f.GetString("Module") == module)
             && (profile is null || f.GetString("ProfileId") == profile)
             && (code is null || f.GetString("Code") == code)
@@ -50,13 +41,13 @@ public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvide
         var now = clock.GetUtcNow();
         foreach (var group in chosen.GroupBy(f => (Connection: f.GetString("ConnectionId")!, Module: f.GetString("Module")!)))
         {
-            await push.EnqueueAsync(tenant!, group.Key.Connection, group.Key.Module, group.Select(f => (f.GetString("ProfileId")!, f.GetString("Hash") ?? "", true)), cancellationToken);
+            await push.EnqueueAsync(tenant, group.Key.Connection, group.Key.Module, group.Select(f => (f.GetString("ProfileId")!, f.GetString("Hash") ?? "", true)), cancellationToken);
             foreach (var failure in group)
             {
                 await push.MarkReplayedAsync(failure, now, cancellationToken);
             }
 
-            result.Send(PushOutput, new PushMessage(tenant!, group.Key.Connection, group.Key.Module));
+            result.Send(PushOutput, new PushMessage(tenant, group.Key.Connection, group.Key.Module));
         }
 
         result.Logs.Add($"Replay for {tenant}: {chosen.Count} failure(s) back in the outbox.");

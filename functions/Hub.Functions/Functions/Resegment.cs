@@ -46,22 +46,13 @@ public sealed class Resegment(ProfileSweep sweep, HubAccess access) : IFunction
     {
         var request = invocation.ReadObject("req");
         var result = new InvocationResult();
-        var tenant = EnvelopedHttp.Query(request, "tenant");
-        try
-        {
-            HubTables.ValidateKey(tenant ?? "", "tenant");
-        }
-        catch (ArgumentException ex)
-        {
-            return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
-        }
-
-        if (await EnvelopedHttp.DenyAsync(access, request, tenant!, cancellationToken) is { } denied)
+        var (tenant, denied) = await EnvelopedHttp.AuthorizeAsync(access, request, cancellationToken);
+        if (denied is not null)
         {
             return result.Set("res", denied);
         }
 
-        var messages = await sweep.MessagesAsync(tenant!, cancellationToken);
+        var messages = await sweep.MessagesAsync(tenant, cancellationToken);
         foreach (var message in messages)
         {
             result.Send(ResolveOutput, message);

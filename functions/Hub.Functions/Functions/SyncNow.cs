@@ -23,11 +23,15 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
         var request = invocation.ReadObject("req");
         string? Q(string name) => EnvelopedHttp.Query(request, name);
         var result = new InvocationResult();
-        var tenant = Q("tenant");
+        var (tenant, denied) = await EnvelopedHttp.AuthorizeAsync(access, request, cancellationToken);
+        if (denied is not null)
+        {
+            return result.Set("res", denied);
+        }
+
         var id = Q("connection");
         try
         {
-            HubTables.ValidateKey(tenant ?? "", "tenant");
             HubTables.ValidateKey(id ?? "", "connection");
         }
         catch (ArgumentException ex)
@@ -35,12 +39,7 @@ public sealed class SyncNow(ConnectionStore connections, ScheduleSync scheduler,
             return result.Set("res", EnvelopedHttp.Problem(400, "Invalid query", ex.Message));
         }
 
-        if (await EnvelopedHttp.DenyAsync(access, request, tenant!, cancellationToken) is { } denied)
-        {
-            return result.Set("res", denied);
-        }
-
-        var connection = await connections.GetAsync(tenant!, id!, cancellationToken);
+        var connection = await connections.GetAsync(tenant, id!, cancellationToken);
         if (connection is null || services.GetKeyedService<IStoreConnector>(connection.ConnectorId) is not { } connector)
         {
             return result.Set("res", EnvelopedHttp.Problem(404, "Unknown connection", "This tenant has no store connection with that id."));

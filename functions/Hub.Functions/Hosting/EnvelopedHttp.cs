@@ -1,3 +1,4 @@
+using Hub.Functions.State;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
@@ -21,6 +22,30 @@ public static class EnvelopedHttp
             JValue value => value.ToString(),
             _ => null,
         };
+
+    /// <summary>
+    /// The request's <c>?tenant=</c>, once it is a valid tenant key and the bearer may act for it; else the 400/401/403
+    /// problem response to answer. Every enveloped setup API starts here, as the forwarded ones start at
+    /// <c>PipelineApi.AuthorizeAsync</c>.
+    /// </summary>
+    public static async Task<(string Tenant, JObject? Problem)> AuthorizeAsync(HubAccess access, JObject request, CancellationToken ct)
+    {
+        var tenant = Query(request, "tenant") ?? "";
+        try
+        {
+            HubTables.ValidateKey(tenant, "tenant");
+            if (tenant == HubTables.SystemPartition)
+            {
+                throw new ArgumentException("That tenant id is reserved.");
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            return ("", Problem(400, "Invalid query", ex.Message));
+        }
+
+        return (tenant, await DenyAsync(access, request, tenant, ct));
+    }
 
     /// <summary>The bearer of <c>Data.req</c> may act for the tenant, or the problem response to answer (null when allowed).</summary>
     public static async Task<JObject?> DenyAsync(HubAccess access, JObject request, string tenant, CancellationToken ct)
