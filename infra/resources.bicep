@@ -24,7 +24,7 @@ var serviceBusQueues = [
 var storageQueues = ['ingest', 'ingest-poison']
 
 // Tables the handler uses (HubStorage); created here so the first run needs no create permission race.
-var hubTables = ['Connections', 'Cursors', 'Runs', 'Members', 'Orders', 'Identities', 'Profiles', 'Ledger', 'Failures', 'Pending', 'Inbox', 'Compliance', 'Access', 'Mappings', 'Installs']
+var hubTables = ['Connections', 'Cursors', 'Runs', 'Members', 'Orders', 'Identities', 'Profiles', 'Ledger', 'Failures', 'Pending', 'Inbox', 'Compliance', 'Access', 'Mappings', 'Installs', 'Backlog']
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'

@@ -110,6 +110,7 @@ public static class HubApp
         services.AddSingleton<ComplianceLog>();
         services.AddSingleton<MappingStore>();
         services.AddSingleton<ResolveGate>();
+        services.AddSingleton<ResolveBacklog>();
         services.AddSingleton<ProfileSweep>();
         services.AddSingleton<RulesProvider>();
         services.AddSingleton<ConnectionContexts>();

@@ -30,6 +30,8 @@ public sealed class PipelineDriver(SyncHarness harness)
         [(PullStream.Name, "next")] = "pull",
         [(PullStream.Name, "resolve")] = "resolve",
         [(ResolveProfiles.Name, "push")] = "push",
+        [(ResolveProfiles.Name, "next")] = "resolve",
+        [(ScheduleSync.Name, "resolve")] = "resolve",
         [(PushCrm.Name, "next")] = "push",
         [(IngestEvent.Name, "resolve")] = "resolve",
         [(Reconcile.Name, "pull")] = "pull",

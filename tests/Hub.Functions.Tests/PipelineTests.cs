@@ -227,6 +227,53 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ResolveMessagesThatFindTheGateTaken_WaitInTheBacklog_AndADeadHoldersBacklogIsResolvedInFewBatches()
+    {
+        await using var h = Harness(v => v["Hub:Sync:ResolveBacklogStaleAfter"] = "00:00:00");
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        var push = h.Services.GetRequiredService<PushStore>();
+        var backlog = h.Services.GetRequiredService<ResolveBacklog>();
+
+        // A resolution holds the gate throughout the sync.
+        var holder = await push.TryLeaseAsync(h.Tenant, ResolveGate.Connection, ResolveGate.Module, "dead-holder", DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5), default);
+        Assert.NotNull(holder);
+        var before = ResolveCounters.Snapshot();
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        // Every resolve message left its records to the holder: nothing resolved, nothing pushed, nothing lost.
+        Assert.Empty(driver.Errors);
+        Assert.Empty(_scenario.Zoho.Contacts);
+        var waiting = await backlog.TakeAsync(h.Tenant, 5000, default);
+        var stored = _scenario.ExpectedOrderCounts().Values.Sum();
+        Assert.True(waiting.Records.Count >= stored, $"{waiting.Records.Count} records wait, {stored} orders were stored");
+        var after = ResolveCounters.Snapshot();
+        Assert.Equal(before.Value<long>("batches"), after.Value<long>("batches"));
+        Assert.True(after.Value<long>("deferred") - before.Value<long>("deferred") >= driver.Invocations.GetValueOrDefault(ResolveProfiles.Name));
+
+        // Then it dies without letting go: its last renewal runs out a second later. The scheduler sees a backlog
+        // nobody takes and nudges it; one resolution takes it all.
+        Assert.True(await push.RenewLeaseAsync(holder, DateTimeOffset.UtcNow.AddSeconds(1), default));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var tick = await driver.InvokeTimerAsync(ScheduleSync.Name);
+        Assert.Single(tick.Messages(ScheduleSync.ResolveOutput));
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        Assert.False(await backlog.AnyAsync(h.Tenant, default));
+        var batches = ResolveCounters.Snapshot().Value<long>("batches") - after.Value<long>("batches");
+        var most = (waiting.Count + 499) / 500;
+        Assert.True(batches <= most, $"{waiting.Count} waiting records and profiles took {batches} batches; batches of 500 need {most}");
+
+        // Nothing is left to nudge.
+        Assert.Empty((await driver.InvokeTimerAsync(ScheduleSync.Name)).Messages(ScheduleSync.ResolveOutput));
+    }
+
+    [Fact]
     public async Task TwoProfilesPushedSeparately_ThenJoinedByANewPhone_AreMergedInZohoIntoOneContact()
     {
         await using var h = Harness();

@@ -1,6 +1,7 @@
 using Hub.Functions.Hosting;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
+using Microsoft.Extensions.Options;
 
 namespace Hub.Functions.Functions;
 
@@ -8,11 +9,19 @@ namespace Hub.Functions.Functions;
 /// <c>resolve</c> trigger. Folds the named records into the identity graph (merges included), recomputes the
 /// affected profiles' metrics and segments, and hands the profiles whose CRM payload changed to the outbox, sending
 /// one <c>push</c> nudge per CRM target. Idempotent: resolving the same records again writes nothing and pushes nothing.
+/// <para>
+/// One resolution per tenant at a time (<see cref="ResolveGate"/>). A message that finds the gate taken writes its
+/// records to the <see cref="ResolveBacklog"/> and returns; the holder resolves its own records with the backlog in
+/// batches of up to <see cref="SyncOptions.ResolveBatch"/>, and after letting go of the gate looks at the backlog once
+/// more (anything written before a failed entry is seen by the holder's last look). Past
+/// <see cref="SyncOptions.ResolveBudget"/> it hands over with an empty <c>resolve</c> message of its own.
+/// </para>
 /// </summary>
-public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ResolveGate gate, ILogger<ResolveProfiles> logger) : IFunction
+public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ResolveGate gate, ResolveBacklog backlog, TimeProvider clock, IOptions<SyncOptions> options, ILogger<ResolveProfiles> logger) : IFunction
 {
     public const string Name = nameof(ResolveProfiles);
     public const string PushOutput = "push";
+    public const string NextOutput = "next";
 
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -22,26 +31,96 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
             throw new InvocationDecodingException("A resolve message needs tenantId and records.");
         }
 
-        HubTables.ValidateKey(message.TenantId, "tenant");
-        ResolveOutcome outcome;
-        await using (await gate.EnterAsync(message.TenantId, cancellationToken))
+        var tenant = HubTables.ValidateKey(message.TenantId, "tenant");
+        var result = new InvocationResult();
+        var ownRecords = message.Records.ToList();
+        var ownProfiles = (message.Profiles ?? []).ToList();
+        var held = await gate.TryEnterAsync(tenant, cancellationToken);
+        if (held is null)
         {
-            outcome = await graph.ResolveAsync(message.TenantId, message.Records, message.Profiles ?? [], cancellationToken, message.RulesAsOf);
+            if (ownRecords.Count + ownProfiles.Count > 0)
+            {
+                await backlog.AddAsync(tenant, ownRecords, ownProfiles, message.RulesAsOf, cancellationToken);
+            }
+
+            // The holder may have let go between the first try and the write: then nobody would look again.
+            held = await gate.TryEnterAsync(tenant, cancellationToken);
+            if (held is null)
+            {
+                ResolveCounters.Deferred();
+                result.Logs.Add($"{ownRecords.Count} record(s) and {ownProfiles.Count} profile(s) of {tenant} left to the resolution in progress.");
+                return result;
+            }
+
+            ownRecords.Clear();
+            ownProfiles.Clear();
         }
 
-        var kicks = await planner.PlanAsync(message.TenantId, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto);
-        var result = new InvocationResult();
+        var started = clock.GetUtcNow();
+        var kicks = new HashSet<PushMessage>();
+        int batches = 0, asked = 0, changed = 0, merged = 0;
+        var handOver = false;
+        while (held is not null)
+        {
+            await using (held)
+            {
+                while (true)
+                {
+                    var own = ownRecords.Count + ownProfiles.Count;
+                    var taken = await backlog.TakeAsync(tenant, Math.Max(0, options.Value.ResolveBatch - own), cancellationToken);
+                    var records = ownRecords.Concat(taken.Records).Distinct(StringComparer.Ordinal).ToList();
+                    var profiles = ownProfiles.Concat(taken.Profiles).Distinct(StringComparer.Ordinal).ToList();
+                    if (records.Count + profiles.Count == 0)
+                    {
+                        await backlog.RemoveAsync(taken, cancellationToken);
+                        break;
+                    }
+
+                    var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
+                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf);
+                    kicks.UnionWith(await planner.PlanAsync(tenant, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto));
+
+                    // Only now, with the graph written and the pushes planned: a failure before this leaves the rows
+                    // for the redelivery or the next holder.
+                    await backlog.RemoveAsync(taken, cancellationToken);
+                    ResolveCounters.Batch();
+                    batches++;
+                    asked += records.Count + profiles.Count;
+                    changed += outcome.Changed.Count;
+                    merged += outcome.MergedInto.Count;
+                    if (outcome.RefusedJoins.Count > 0)
+                    {
+                        logger.LogInformation("Tenant {Tenant}: {Count} join(s) refused by identity limits: {First}", tenant, outcome.RefusedJoins.Count, outcome.RefusedJoins[0]);
+                    }
+
+                    ownRecords.Clear();
+                    ownProfiles.Clear();
+                    if (clock.GetUtcNow() - started > options.Value.ResolveBudget)
+                    {
+                        handOver = true;
+                        break;
+                    }
+                }
+            }
+
+            held = null;
+            if (handOver)
+            {
+                result.Send(NextOutput, new ResolveMessage(tenant, []));
+            }
+            else if (await backlog.AnyAsync(tenant, cancellationToken))
+            {
+                // Written after the last take but before the release, by a message that found the gate still taken.
+                held = await gate.TryEnterAsync(tenant, cancellationToken);
+            }
+        }
+
         foreach (var kick in kicks)
         {
             result.Send(PushOutput, kick);
         }
 
-        result.Logs.Add($"Resolved {message.Records.Count} record(s) of {message.TenantId}: component of {outcome.Records} record(s), {outcome.Profiles} profile(s), {outcome.Changed.Count} changed, {outcome.MergedInto.Count} merged, {outcome.Removed.Count} removed, attempt {outcome.Attempts}.");
-        if (outcome.RefusedJoins.Count > 0)
-        {
-            logger.LogInformation("Tenant {Tenant}: {Count} join(s) refused by identity limits: {First}", message.TenantId, outcome.RefusedJoins.Count, outcome.RefusedJoins[0]);
-        }
-
+        result.Logs.Add($"Resolved {asked} record(s) and profile(s) of {tenant} in {batches} batch(es): {changed} profile(s) planned, {merged} merged{(handOver ? "; handed over to a fresh invocation" : "")}.");
         return result;
     }
 }

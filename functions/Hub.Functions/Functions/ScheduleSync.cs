@@ -11,13 +11,15 @@ namespace Hub.Functions.Functions;
 /// connections that are due, claims each with its cursor's ETag (so two timers never start the same run), records
 /// a queued Run and sends one <c>pull</c> message per due stream. It also re-sends the pull of a run that made no
 /// progress for <see cref="SyncOptions.StaleRunAfter"/>, so a lost message never stalls a stream for good.
-/// Every tick is recorded as a Run of kind <c>schedule</c> in the system partition.
+/// Every tick is recorded as a Run of kind <c>schedule</c> in the system partition. A tenant whose resolve backlog has
+/// waited longer than <see cref="SyncOptions.ResolveBacklogStaleAfter"/> (its resolution died) gets an empty <c>resolve</c> message.
 /// </summary>
 public sealed class ScheduleSync(
     ConnectionStore connections,
     CursorStore cursors,
     RunStore runs,
     PushStore push,
+    ResolveBacklog backlog,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -26,6 +28,7 @@ public sealed class ScheduleSync(
     public const string Name = nameof(ScheduleSync);
     public const string PullOutput = "pull";
     public const string PushOutput = "push";
+    public const string ResolveOutput = "resolve";
 
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -44,8 +47,10 @@ public sealed class ScheduleSync(
 
         var isPastDue = invocation.Data.TryGetValue("timer", out var timer) && timer is Newtonsoft.Json.Linq.JObject t && t.Value<bool?>("IsPastDue") == true;
         var due = 0;
+        var tenants = new SortedSet<string>(StringComparer.Ordinal);
         await foreach (var connection in connections.ListActiveAsync(cancellationToken))
         {
+            tenants.Add(connection.PartitionKey);
             var connector = services.GetKeyedService<IStoreConnector>(connection.ConnectorId);
             if (connector is null && services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not null)
             {
@@ -75,6 +80,16 @@ public sealed class ScheduleSync(
                     due++;
                     result.Send(PullOutput, message);
                 }
+            }
+        }
+
+        foreach (var tenant in tenants)
+        {
+            // Row timestamps are the storage server's time, not the Hub clock.
+            if (await backlog.AnyAsync(tenant, cancellationToken, DateTimeOffset.UtcNow - options.Value.ResolveBacklogStaleAfter))
+            {
+                logger.LogWarning("Tenant {Tenant}: resolve backlog left behind; nudging a resolution", tenant);
+                result.Send(ResolveOutput, new ResolveMessage(tenant, []));
             }
         }
 

@@ -24,9 +24,10 @@ public sealed class HubTables(TableServiceClient service, string prefix = "")
     public const string Access = "Access";
     public const string Mappings = "Mappings";
     public const string Installs = "Installs";
+    public const string Backlog = "Backlog";
 
     /// <summary>Every table the handler uses (infra creates them; a test keeps the two lists equal).</summary>
-    public static readonly IReadOnlyList<string> All = [Connections, Cursors, Runs, Members, Orders, Identities, Profiles, Ledger, Failures, Pending, Inbox, Compliance, Access, Mappings, Installs];
+    public static readonly IReadOnlyList<string> All = [Connections, Cursors, Runs, Members, Orders, Identities, Profiles, Ledger, Failures, Pending, Inbox, Compliance, Access, Mappings, Installs, Backlog];
 
     /// <summary>Partition for rows that belong to the Hub itself, not to a tenant (scheduler ticks).</summary>
     public const string SystemPartition = "_system";

@@ -2,7 +2,8 @@ namespace Hub.Functions.State;
 
 /// <summary>
 /// What profile resolution costs in this process, on <c>GET /api/health</c> for the end-to-end benchmark: how many
-/// resolutions ran, how many attempts they took and why an attempt started over, and how many records they loaded.
+/// resolutions ran, how many attempts they took and why an attempt started over, how many records they loaded, how many
+/// messages left their work to the resolution in progress (deferred) and how many backlog batches were resolved.
 /// </summary>
 public static class ResolveCounters
 {
@@ -13,14 +14,16 @@ public static class ResolveCounters
     private static long _writeConflicts;
     private static long _danglingWaits;
     private static long _settleRetries;
-    private static long _leaseWaits;
+    private static long _deferred;
+    private static long _batches;
 
     public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
     public static void Attempt(int loaded) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); }
     public static void WriteConflict() => Interlocked.Increment(ref _writeConflicts);
     public static void DanglingWait() => Interlocked.Increment(ref _danglingWaits);
     public static void SettleRetry() => Interlocked.Increment(ref _settleRetries);
-    public static void LeaseWait() => Interlocked.Increment(ref _leaseWaits);
+    public static void Batch() => Interlocked.Increment(ref _batches);
+    public static void Deferred() => Interlocked.Increment(ref _deferred);
 
     public static Newtonsoft.Json.Linq.JObject Snapshot() => new()
     {
@@ -31,6 +34,7 @@ public static class ResolveCounters
         ["writeConflicts"] = Interlocked.Read(ref _writeConflicts),
         ["danglingWaits"] = Interlocked.Read(ref _danglingWaits),
         ["settleRetries"] = Interlocked.Read(ref _settleRetries),
-        ["leaseWaits"] = Interlocked.Read(ref _leaseWaits),
+        ["deferred"] = Interlocked.Read(ref _deferred),
+        ["batches"] = Interlocked.Read(ref _batches),
     };
 }

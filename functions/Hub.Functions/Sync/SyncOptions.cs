@@ -36,6 +36,21 @@ public sealed class SyncOptions
     /// <summary>How long one PushCrm invocation drains before handing over to a fresh message (below the function timeout).</summary>
     public TimeSpan PushBudget { get; set; } = TimeSpan.FromMinutes(4);
 
+    /// <summary>
+    /// Most records (and profiles) one resolution takes: its own message's and what waits in the backlog. Larger
+    /// batches read each customer's records fewer times; smaller ones let a webhook through sooner.
+    /// </summary>
+    public int ResolveBatch { get; set; } = 500;
+
+    /// <summary>How long one ResolveProfiles invocation keeps taking backlog batches before it hands over to a fresh message.</summary>
+    public TimeSpan ResolveBudget { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// A resolve backlog row older than this has outlived the resolution that should have taken it (its handler died):
+    /// the scheduler's next tick sends an empty <c>resolve</c> message for the tenant.
+    /// </summary>
+    public TimeSpan ResolveBacklogStaleAfter { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Reconcile re-reads this much of every stream's recent past, so a missed webhook is caught.</summary>
     public TimeSpan ReconcileWindow { get; set; } = TimeSpan.FromHours(2);
 

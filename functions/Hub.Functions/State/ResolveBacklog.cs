@@ -1,0 +1,111 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace Hub.Functions.State;
+
+/// <summary>What a resolution took from the backlog: the records and profiles to resolve, and the rows to remove after.</summary>
+public sealed record BacklogBatch(IReadOnlyList<string> Records, IReadOnlyList<string> Profiles, DateTimeOffset? RulesAsOf, IReadOnlyList<TableEntity> Rows)
+{
+    public int Count => Rows.Count;
+}
+
+/// <summary>
+/// Work waiting for the tenant's resolution in progress (table <c>Backlog</c>, one row per record key or profile id in
+/// the tenant's partition). A <c>resolve</c> message that finds the <see cref="ResolveGate"/> taken writes its records
+/// here and returns instead of waiting; the holder takes the backlog in batches before it lets go, and looks once
+/// more after letting go. So a burst of single-record webhooks, or a backfill's pages, is resolved in a few large
+/// batches that read each customer's component once, not once per message. One row per key: a record updated five
+/// times while it waits is resolved once. Nothing is lost when a holder dies: the rows stay until a resolution has
+/// written them, the records stay marked unresolved, and the scheduler nudges a backlog nobody drained.
+/// </summary>
+public sealed class ResolveBacklog(HubTables tables)
+{
+    private const string RecordPrefix = "r|";
+    private const string ProfilePrefix = "p|";
+
+    public async Task AddAsync(string tenant, IEnumerable<string> records, IEnumerable<string> profiles, DateTimeOffset? rulesAsOf, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Backlog, ct);
+        var rows = records.Distinct(StringComparer.Ordinal).Select(k => Row(tenant, RecordPrefix, k, null))
+            .Concat(profiles.Distinct(StringComparer.Ordinal).Select(p => Row(tenant, ProfilePrefix, p, rulesAsOf)))
+            .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
+        await Packed.SubmitAsync(table, rows, ct);
+    }
+
+    private static TableEntity Row(string tenant, string prefix, string key, DateTimeOffset? rulesAsOf) =>
+        new(tenant, prefix + Packed.RowKey(key)) { ["Key"] = key, ["RulesAsOf"] = rulesAsOf };
+
+    /// <summary>Up to <paramref name="max"/> waiting rows of the tenant, in key order.</summary>
+    public async Task<BacklogBatch> TakeAsync(string tenant, int max, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Backlog, ct);
+        var rows = new List<TableEntity>();
+        if (max > 0)
+        {
+            await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, maxPerPage: Math.Min(max, 1000), select: ["RowKey", "Key", "RulesAsOf"], cancellationToken: ct))
+            {
+                row.PartitionKey = tenant;
+                rows.Add(row);
+                if (rows.Count >= max)
+                {
+                    break;
+                }
+            }
+        }
+
+        var records = rows.Where(r => r.RowKey.StartsWith(RecordPrefix, StringComparison.Ordinal)).Select(r => r.GetString("Key")).ToList();
+        var profiles = rows.Where(r => r.RowKey.StartsWith(ProfilePrefix, StringComparison.Ordinal)).Select(r => r.GetString("Key")).ToList();
+        var asOf = rows.Select(r => r.GetDateTimeOffset("RulesAsOf")).Max();
+        return new BacklogBatch(records, profiles, asOf, rows);
+    }
+
+    /// <summary>
+    /// Removes rows a resolution has written. A row written again since it was taken (the record changed once more)
+    /// keeps its new ETag and stays for the next batch.
+    /// </summary>
+    public async Task RemoveAsync(BacklogBatch batch, CancellationToken ct)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var table = await tables.GetAsync(HubTables.Backlog, ct);
+        foreach (var slice in batch.Rows.Chunk(100))
+        {
+            try
+            {
+                await Packed.SubmitAsync(table, slice.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), ct);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
+            {
+                // One row of the transaction changed or went: delete the others one by one.
+                foreach (var row in slice)
+                {
+                    try
+                    {
+                        await table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, ct);
+                    }
+                    catch (RequestFailedException inner) when (inner.Status is 404 or 412)
+                    {
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether anything waits (after <paramref name="olderThan"/>, only rows written before that time).</summary>
+    public async Task<bool> AnyAsync(string tenant, CancellationToken ct, DateTimeOffset? olderThan = null)
+    {
+        var table = await tables.GetAsync(HubTables.Backlog, ct);
+        var filter = olderThan is { } before
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and Timestamp lt {before}")
+            : TableClient.CreateQueryFilter($"PartitionKey eq {tenant}");
+        await foreach (var _ in table.QueryAsync<TableEntity>(filter, maxPerPage: 1, select: ["RowKey"], cancellationToken: ct))
+        {
+            return true;
+        }
+
+        return false;
+    }
+}
