@@ -38,6 +38,11 @@ public static class HubApp
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Five lines per platform call (HttpClient's start/send/headers/end and Polly's attempt) cost more CPU than
+        // the call in a backfill, and every line is billed once the host ships it to Application Insights. Retries,
+        // throttling and failures are logged at Warning and above, so they stay.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         AddHubServices(builder.Services, builder.Configuration);
         builder.Services.AddHostedService<ParentProcessWatch>();
         builder.Services.AddHostedService<DemoConnections>();

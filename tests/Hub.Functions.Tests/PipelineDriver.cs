@@ -29,6 +29,7 @@ public sealed class PipelineDriver(SyncHarness harness)
         [(ScheduleSync.Name, "push")] = "push",
         [(PullStream.Name, "next")] = "pull",
         [(PullStream.Name, "resolve")] = "resolve",
+        [(PullStream.Name, "push")] = "push",
         [(ResolveProfiles.Name, "push")] = "push",
         [(ResolveProfiles.Name, "next")] = "resolve",
         [(ScheduleSync.Name, "resolve")] = "resolve",
@@ -48,6 +49,25 @@ public sealed class PipelineDriver(SyncHarness harness)
 
     public ConcurrentBag<string> Errors { get; } = [];
 
+    /// <summary>Lets a test keep chosen messages back (return true) until <see cref="Release"/>: a run left halfway.</summary>
+    public Func<string, JObject, bool>? SetAside { get; set; }
+
+    private readonly List<(string Queue, JObject Body, int Delivery)> _setAside = [];
+
+    /// <summary>Puts the messages kept back into their queues again (and keeps no more back).</summary>
+    public int Release()
+    {
+        SetAside = null;
+        foreach (var item in _setAside)
+        {
+            _queue.Enqueue(item);
+        }
+
+        var count = _setAside.Count;
+        _setAside.Clear();
+        return count;
+    }
+
     /// <summary>Lets a test fail chosen invocations (return true to throw before the function runs).</summary>
     public Func<string, JObject, int, bool>? FailBefore { get; set; }
 
@@ -59,6 +79,16 @@ public sealed class PipelineDriver(SyncHarness harness)
             {
                 foreach (var message in result.Messages(output))
                 {
+                    if (SetAside?.Invoke(queue, message) == true)
+                    {
+                        lock (_setAside)
+                        {
+                            _setAside.Add((queue, message, 1));
+                        }
+
+                        continue;
+                    }
+
                     _queue.Enqueue((queue, message, 1));
                 }
             }

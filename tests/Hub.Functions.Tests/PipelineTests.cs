@@ -274,6 +274,50 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WhileABackfillReads_ItsProfilesWaitAndAWebhooksChangeDoesNot_ThenEachIsPushedWhenItEnds()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var upserts = () => _scenario.Zoho.Requests.Count(r => r.Method == "POST" && r.Path.EndsWith("/upsert", StringComparison.Ordinal));
+
+        // The Youzan order backfill stops after its first page (its next pages wait): the backfill is still running.
+        var driver = new PipelineDriver(h) { SetAside = (queue, body) => queue == "pull" && body.Value<string>("connectionId") == "yz" && body.Value<string>("stream") == "orders" && body.Value<int>("seq") >= 1 };
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.Equal(0, upserts());
+        var pending = await (await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Pending, default))
+            .QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).Where(r => r.RowKey.StartsWith("zoho|Contacts|", StringComparison.Ordinal) && !r.RowKey.EndsWith(PushStore.LeaseSuffix, StringComparison.Ordinal)).ToListAsync();
+        Assert.NotEmpty(pending);
+        Assert.All(pending, r => Assert.NotEqual(true, r.GetBoolean("Live")));
+
+        // The scheduler's tick does not nudge what is held.
+        Assert.Empty((await driver.InvokeTimerAsync(ScheduleSync.Name)).Messages(ScheduleSync.PushOutput));
+
+        // A webhook's change (IngestEvent marks its resolve message live) goes at once: one call, one contact.
+        var orders = await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Orders, default);
+        var order = await orders.QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant && r.GetString("ConnectionId") == "shop", maxPerPage: 1, select: ["RecordKey", "ProfileId"]).FirstAsync();
+        driver.Enqueue("resolve", new Sync.ResolveMessage(h.Tenant, [order.GetString("RecordKey")]) { Live = true });
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.Equal(1, upserts());
+        Assert.Equal(order.GetString("ProfileId"), Assert.Single(_scenario.Zoho.Contacts).Value<string>("Hub_Profile_Id"));
+
+        // The backfill reads its last pages and ends: every profile is pushed, in full batches.
+        Assert.True(driver.Release() > 0);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var people = _scenario.ExpectedOrderCounts().Count;
+        var batches = (people + 99) / 100;
+        Assert.True(upserts() <= 1 + (2 * batches), $"{upserts()} upserts for {people} people; held pushes go in {batches} batch(es), the last page's people at most once more");
+    }
+
+    [Fact]
     public async Task TwoProfilesPushedSeparately_ThenJoinedByANewPhone_AreMergedInZohoIntoOneContact()
     {
         await using var h = Harness();

@@ -137,7 +137,7 @@ public sealed class IngestEvent(
     {
         foreach (var message in messages)
         {
-            result.Send(ResolveOutput, message);
+            result.Send(ResolveOutput, message with { Live = true });
         }
     }
 

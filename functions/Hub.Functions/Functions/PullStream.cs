@@ -20,6 +20,7 @@ public sealed class PullStream(
     ConnectionContexts contexts,
     RecordStore records,
     RulesProvider rules,
+    PushPlanner planner,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -28,6 +29,7 @@ public sealed class PullStream(
     public const string Name = nameof(PullStream);
     public const string NextOutput = "next";
     public const string ResolveOutput = "resolve";
+    public const string PushOutput = "push";
 
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -175,6 +177,12 @@ public sealed class PullStream(
             run.Status = RunStatus.Succeeded;
             run.Progress = 1;
             run.FinishedAt = cursor.LastProgressAt;
+            if (cursor.Backfill == true)
+            {
+                // The pushes held while the backfill read (HoldPushesDuringBackfill) may go now.
+                cursor.Backfill = null;
+                await NudgePushesAsync(result, tenant, cancellationToken);
+            }
         }
 
         if (!await cursors.TryWriteAsync(cursor, cancellationToken))
@@ -195,10 +203,19 @@ public sealed class PullStream(
         return result;
     }
 
+    private async Task NudgePushesAsync(InvocationResult result, string tenant, CancellationToken ct)
+    {
+        foreach (var target in await planner.TargetsAsync(tenant, ct))
+        {
+            result.Send(PushOutput, new PushMessage(tenant, target.ConnectionId, target.Module));
+        }
+    }
+
     private async Task FinishAsync(CursorEntity cursor, RunEntity run, string status, string? error, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         cursor.RunId = null;
+        cursor.Backfill = null;
         cursor.PageCursor = null;
         cursor.LastProgressAt = now;
         if (!await cursors.TryWriteAsync(cursor, ct))

@@ -41,7 +41,7 @@ public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvide
         var now = clock.GetUtcNow();
         foreach (var group in chosen.GroupBy(f => (Connection: f.GetString("ConnectionId")!, Module: f.GetString("Module")!)))
         {
-            await push.EnqueueAsync(tenant, group.Key.Connection, group.Key.Module, group.Select(f => (f.GetString("ProfileId")!, f.GetString("Hash") ?? "", true)), cancellationToken);
+            await push.EnqueueAsync(tenant, group.Key.Connection, group.Key.Module, group.Select(f => (f.GetString("ProfileId")!, f.GetString("Hash") ?? "", true, true)), cancellationToken);
             foreach (var failure in group)
             {
                 await push.MarkReplayedAsync(failure, now, cancellationToken);

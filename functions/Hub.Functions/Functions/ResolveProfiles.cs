@@ -40,7 +40,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         {
             if (ownRecords.Count + ownProfiles.Count > 0)
             {
-                await backlog.AddAsync(tenant, ownRecords, ownProfiles, message.RulesAsOf, cancellationToken);
+                await backlog.AddAsync(tenant, ownRecords, ownProfiles, message.RulesAsOf, message.Live, cancellationToken);
             }
 
             // The holder may have let go between the first try and the write: then nobody would look again.
@@ -78,7 +78,17 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
                     var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf);
-                    kicks.UnionWith(await planner.PlanAsync(tenant, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto));
+
+                    // What a webhook brought is pushed even while a backfill holds the rest.
+                    var live = new HashSet<string>(taken.Live, StringComparer.Ordinal);
+                    if (message.Live)
+                    {
+                        live.UnionWith(ownRecords);
+                        live.UnionWith(ownProfiles);
+                    }
+
+                    var liveProfiles = live.Select(k => outcome.Assignments.TryGetValue(k, out var id) ? id : k).ToHashSet(StringComparer.Ordinal);
+                    kicks.UnionWith(await planner.PlanAsync(tenant, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto, liveProfiles));
 
                     // Only now, with the graph written and the pushes planned: a failure before this leaves the rows
                     // for the redelivery or the next holder.

@@ -55,7 +55,8 @@ public sealed class ScheduleSync(
             if (connector is null && services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not null)
             {
                 // A CRM connection: pushed to, never pulled. Nudge its outbox if records wait (back-off expired, resumed).
-                foreach (var (crm, module) in await push.DueTargetsAsync(connection.PartitionKey, now, cancellationToken))
+                var backfilling = options.Value.HoldPushesDuringBackfill && await cursors.BackfillingAsync(connection.PartitionKey, now, options.Value.StaleRunAfter, cancellationToken);
+                foreach (var (crm, module) in await push.DueTargetsAsync(connection.PartitionKey, now, cancellationToken, backfilling))
                 {
                     if (crm == connection.RowKey)
                     {
@@ -161,6 +162,7 @@ public sealed class ScheduleSync(
                 ? (cursor.Bookmark is { } b ? (b < from ? b : from) : firstStart)
                 : cursor.Bookmark ?? firstStart;
             cursor.WindowEnd = now;
+            cursor.Backfill = now - cursor.WindowStart > options.Value.BackfillWindow ? true : null;
             if (reconcileFrom is null)
             {
                 cursor.NextDueAt = now + interval;

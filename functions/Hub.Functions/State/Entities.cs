@@ -65,6 +65,10 @@ public sealed class CursorEntity : ITableEntity
     public string? PageCursor { get; set; }
 
     public DateTimeOffset? MaxSeen { get; set; }
+
+    /// <summary>True while <see cref="RunId"/> reads a window longer than <c>Hub:Sync:BackfillWindow</c>: pushes of what it changes wait.</summary>
+    public bool? Backfill { get; set; }
+
     public DateTimeOffset? NextDueAt { get; set; }
     public DateTimeOffset? LastProgressAt { get; set; }
     public DateTimeOffset? LastSuccessAt { get; set; }

@@ -14,7 +14,8 @@ public sealed record ResolvedProfile(string Id, JObject View);
 /// <param name="Changed">Every profile of the resolved component with its view (the planner compares with the Ledger).</param>
 /// <param name="Removed">Profiles that no longer exist (all their records were deleted).</param>
 /// <param name="MergedInto">Profile ids merged into another profile.</param>
-public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins);
+/// <param name="Assignments">Each record of the component → the profile it now belongs to.</param>
+public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins, IReadOnlyDictionary<string, string> Assignments);
 
 /// <summary>
 /// The identity graph in Table Storage. <c>Identities</c>: one row per match key (RowKey = SHA-256 of the key, so no
@@ -356,7 +357,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             throw new ResolveAgainException("the identity graph changed under this resolution; resolving again");
         }
 
-        return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins);
+        return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments);
     }
 
     /// <summary>Not a storage conflict: this resolution saw a state it must read again (counted apart).</summary>

@@ -53,21 +53,29 @@ public sealed class PushStore(HubTables tables)
         return rows.ToDictionary(r => ProfileOf(r.Key), r => r.Value, StringComparer.Ordinal);
     }
 
-    /// <summary>Adds (or refreshes) outbox rows; a refreshed row loses its back-off and gets a new ETag.</summary>
-    public async Task EnqueueAsync(string tenant, string connectionId, string module, IEnumerable<(string ProfileId, string Hash, bool Force)> items, CancellationToken ct)
+    /// <summary>
+    /// Adds (or refreshes) outbox rows; a refreshed row loses its back-off and gets a new ETag. <c>Live</c> rows (a
+    /// webhook's change) and <c>Force</c> rows (a replay) are not held while a backfill runs.
+    /// </summary>
+    public async Task EnqueueAsync(string tenant, string connectionId, string module, IEnumerable<(string ProfileId, string Hash, bool Force, bool Live)> items, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var actions = items.Select(i => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(tenant, Key(connectionId, module, i.ProfileId))
         {
             ["Hash"] = i.Hash,
             ["Force"] = i.Force,
+            ["Live"] = i.Live,
             ["Attempts"] = 0,
         })).ToList();
         await Packed.SubmitAsync(table, actions, ct);
     }
 
-    /// <summary>Outbox rows due now, oldest key first, up to <paramref name="max"/>.</summary>
-    public async Task<List<TableEntity>> DueAsync(string tenant, string connectionId, string module, int max, DateTimeOffset now, CancellationToken ct)
+    /// <summary>Whether an outbox row waits for the backfill in progress (not a webhook's change, a replay or a merge).</summary>
+    public static bool IsHeld(TableEntity row, bool backfilling) =>
+        backfilling && row.GetBoolean("Live") != true && row.GetBoolean("Force") != true && MergedOf(row.RowKey) is null;
+
+    /// <summary>Outbox rows due now, oldest key first, up to <paramref name="max"/>; while <paramref name="backfilling"/>, held rows are left.</summary>
+    public async Task<List<TableEntity>> DueAsync(string tenant, string connectionId, string module, int max, DateTimeOffset now, CancellationToken ct, bool backfilling = false)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var from = Prefix(connectionId, module);
@@ -75,7 +83,7 @@ public sealed class PushStore(HubTables tables)
         var due = new List<TableEntity>(Math.Min(max, 1000));
         await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant && r.RowKey.CompareTo(from) >= 0 && r.RowKey.CompareTo(to) < 0, cancellationToken: ct))
         {
-            if (row.GetDateTimeOffset("NotBefore") is { } notBefore && notBefore > now)
+            if ((row.GetDateTimeOffset("NotBefore") is { } notBefore && notBefore > now) || IsHeld(row, backfilling))
             {
                 continue;
             }
@@ -90,15 +98,15 @@ public sealed class PushStore(HubTables tables)
         return due;
     }
 
-    /// <summary>Every (connection, module) with outbox rows due, for the scheduler's nudge.</summary>
-    public async Task<IReadOnlyList<(string ConnectionId, string Module)>> DueTargetsAsync(string tenant, DateTimeOffset now, CancellationToken ct)
+    /// <summary>Every (connection, module) with outbox rows due, for the scheduler's nudge (held rows are not due while <paramref name="backfilling"/>).</summary>
+    public async Task<IReadOnlyList<(string ConnectionId, string Module)>> DueTargetsAsync(string tenant, DateTimeOffset now, CancellationToken ct, bool backfilling = false)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var found = new HashSet<(string, string)>();
-        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "NotBefore"], cancellationToken: ct))
+        await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, select: ["RowKey", "NotBefore", "Live", "Force"], cancellationToken: ct))
         {
             var parts = row.RowKey.Split('|');
-            if (parts.Length >= 3 && parts[2] != LeaseSuffix && (row.GetDateTimeOffset("NotBefore") is not { } nb || nb <= now))
+            if (parts.Length >= 3 && parts[2] != LeaseSuffix && (row.GetDateTimeOffset("NotBefore") is not { } nb || nb <= now) && !IsHeld(row, backfilling))
             {
                 found.Add((parts[0], parts[1]));
             }

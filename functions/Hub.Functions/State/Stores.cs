@@ -77,6 +77,24 @@ public sealed class CursorStore(HubTables tables)
     }
 
     /// <summary>
+    /// Whether one of the tenant's streams is in a backfill that still makes progress (a stalled one, waiting for the
+    /// scheduler to re-send its page, does not hold pushes). One query of the tenant's few cursor rows.
+    /// </summary>
+    public async Task<bool> BackfillingAsync(string tenantId, DateTimeOffset now, TimeSpan staleAfter, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Cursors, ct);
+        await foreach (var cursor in table.QueryAsync<CursorEntity>(c => c.PartitionKey == tenantId, select: ["RunId", "Backfill", "LastProgressAt"], cancellationToken: ct))
+        {
+            if (cursor.RunId is not null && cursor.Backfill == true && now - (cursor.LastProgressAt ?? now) < staleAfter)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Writes the cursor if nobody changed it since it was read (ETag); a new cursor only if none exists.
     /// Returns false when another writer won: the caller re-reads and decides again.
     /// </summary>

@@ -15,6 +15,13 @@ public sealed record ResolveMessage(
     [JsonProperty("rulesAsOf", NullValueHandling = NullValueHandling.Ignore)]
     public DateTimeOffset? RulesAsOf { get; init; }
 
+    /// <summary>
+    /// Set by IngestEvent: the records come from a webhook, so their profiles' pushes do not wait for a backfill in
+    /// progress (<see cref="SyncOptions.HoldPushesDuringBackfill"/>).
+    /// </summary>
+    [JsonProperty("live", DefaultValueHandling = DefaultValueHandling.Ignore)]
+    public bool Live { get; init; }
+
     /// <summary>Records per message: small enough for one function call, large enough to share component reads.</summary>
     public const int MaxRecords = 100;
 

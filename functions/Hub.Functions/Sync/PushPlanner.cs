@@ -64,7 +64,8 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
         }
     }
 
-    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct, IReadOnlyDictionary<string, string>? merged = null)
+    /// <param name="live">Profiles a webhook changed: their outbox rows are not held while a backfill runs.</param>
+    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct, IReadOnlyDictionary<string, string>? merged = null, IReadOnlySet<string>? live = null)
     {
         merged ??= new Dictionary<string, string>();
         if (changed.Count == 0 && removed.Count == 0 && merged.Count == 0)
@@ -103,7 +104,7 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
             var ids = changed.Select(p => p.Id).ToList();
             var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
             var failures = await push.ReadAsync(HubTables.Failures, tenant, target.ConnectionId, target.Module, ids, ct);
-            var items = new List<(string, string, bool)>();
+            var items = new List<(string, string, bool, bool)>();
             foreach (var profile in changed)
             {
                 var hash = target.Rule.Map(profile.View, ctx).Hash;
@@ -117,7 +118,7 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
                     continue; // refused before with this very payload: waits for a fix and a replay
                 }
 
-                items.Add((profile.Id, hash, false));
+                items.Add((profile.Id, hash, false, live?.Contains(profile.Id) == true));
             }
 
             if (items.Count > 0)

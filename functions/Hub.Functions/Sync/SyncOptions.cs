@@ -33,6 +33,16 @@ public sealed class SyncOptions
     /// </summary>
     public TimeSpan PushLinger { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// While a backfill reads a store, profiles it changes are not pushed: a customer's orders arrive over the whole
+    /// backfill, and pushing after each would write the same contact many times (CRM calls and credits the merchant
+    /// pays for). They are pushed once when the backfill ends. Webhook changes, replays and merges are not held.
+    /// </summary>
+    public bool HoldPushesDuringBackfill { get; set; } = true;
+
+    /// <summary>A pull run whose window is longer than this is a backfill (a first read, a full re-sync, a long outage).</summary>
+    public TimeSpan BackfillWindow { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>How long one PushCrm invocation drains before handing over to a fresh message (below the function timeout).</summary>
     public TimeSpan PushBudget { get; set; } = TimeSpan.FromMinutes(4);
 
