@@ -179,8 +179,9 @@ public sealed class PullStream(
             run.FinishedAt = cursor.LastProgressAt;
             if (cursor.Backfill == true)
             {
-                // The pushes held while the backfill read (HoldPushesDuringBackfill) may go now.
+                // The pushes held while the backfill read (HoldPushesDuringBackfill) go once its records are resolved.
                 cursor.Backfill = null;
+                cursor.BackfillEndedAt = cursor.LastProgressAt;
                 await NudgePushesAsync(result, tenant, cancellationToken);
             }
         }

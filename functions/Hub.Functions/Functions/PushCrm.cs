@@ -20,7 +20,7 @@ namespace Hub.Functions.Functions;
 /// </summary>
 public sealed class PushCrm(
     ConnectionStore connections,
-    CursorStore cursors,
+    BackfillHold hold,
     ConnectionContexts contexts,
     PushStore push,
     PushPlanner planner,
@@ -90,7 +90,7 @@ public sealed class PushCrm(
             var take = Math.Clamp(limits.MaxBatchSize * Math.Max(1, limits.MaxConcurrency), 1, 1000);
             while (true)
             {
-                var backfilling = await BackfillingAsync(tenant, cancellationToken);
+                var backfilling = await hold.HoldsAsync(tenant, cancellationToken);
                 var due = await push.DueAsync(tenant, connection.RowKey, message.Module, take, clock.GetUtcNow(), cancellationToken, backfilling);
                 if (due.Count == 0)
                 {
@@ -136,7 +136,7 @@ public sealed class PushCrm(
         }
 
         // A row added after the last look but before the release found the lease taken: look once more.
-        if (!handedOver && (await push.DueAsync(tenant, connection.RowKey, message.Module, 1, clock.GetUtcNow(), cancellationToken, await BackfillingAsync(tenant, cancellationToken))).Count > 0)
+        if (!handedOver && (await push.DueAsync(tenant, connection.RowKey, message.Module, 1, clock.GetUtcNow(), cancellationToken, await hold.HoldsAsync(tenant, cancellationToken))).Count > 0)
         {
             result.Send(NextOutput, message);
         }
@@ -146,10 +146,6 @@ public sealed class PushCrm(
             tenant, connection.RowKey, message.Module, run.Created, run.Updated, run.Unchanged, run.Rejected, run.Retried, run.Calls);
         return result;
     }
-
-    /// <summary>Whether profiles a backfill changed wait for it to end (<see cref="SyncOptions.HoldPushesDuringBackfill"/>).</summary>
-    private async Task<bool> BackfillingAsync(string tenant, CancellationToken ct) =>
-        options.Value.HoldPushesDuringBackfill && await cursors.BackfillingAsync(tenant, clock.GetUtcNow(), options.Value.StaleRunAfter, ct);
 
     private async Task DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> all, RunEntity run, CancellationToken ct)
     {

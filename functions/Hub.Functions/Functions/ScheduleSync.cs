@@ -20,6 +20,7 @@ public sealed class ScheduleSync(
     RunStore runs,
     PushStore push,
     ResolveBacklog backlog,
+    BackfillHold hold,
     IServiceProvider services,
     TimeProvider clock,
     IOptions<SyncOptions> options,
@@ -55,7 +56,7 @@ public sealed class ScheduleSync(
             if (connector is null && services.GetKeyedService<ICrmConnector>(connection.ConnectorId) is not null)
             {
                 // A CRM connection: pushed to, never pulled. Nudge its outbox if records wait (back-off expired, resumed).
-                var backfilling = options.Value.HoldPushesDuringBackfill && await cursors.BackfillingAsync(connection.PartitionKey, now, options.Value.StaleRunAfter, cancellationToken);
+                var backfilling = await hold.HoldsAsync(connection.PartitionKey, cancellationToken);
                 foreach (var (crm, module) in await push.DueTargetsAsync(connection.PartitionKey, now, cancellationToken, backfilling))
                 {
                     if (crm == connection.RowKey)

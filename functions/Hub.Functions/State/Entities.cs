@@ -69,6 +69,9 @@ public sealed class CursorEntity : ITableEntity
     /// <summary>True while <see cref="RunId"/> reads a window longer than <c>Hub:Sync:BackfillWindow</c>: pushes of what it changes wait.</summary>
     public bool? Backfill { get; set; }
 
+    /// <summary>When this stream's last backfill finished reading; its records may still be resolving for a while.</summary>
+    public DateTimeOffset? BackfillEndedAt { get; set; }
+
     public DateTimeOffset? NextDueAt { get; set; }
     public DateTimeOffset? LastProgressAt { get; set; }
     public DateTimeOffset? LastSuccessAt { get; set; }

@@ -147,6 +147,14 @@ public sealed class PushStore(HubTables tables)
         }
     }
 
+    /// <summary>Until when the lease of one connection and module is held, or null when nobody holds it.</summary>
+    public async Task<DateTimeOffset?> LeaseUntilAsync(string tenant, string connectionId, string module, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(tenant, Prefix(connectionId, module) + LeaseSuffix, ["Until"], ct);
+        return row.HasValue ? row.Value?.GetDateTimeOffset("Until") : null;
+    }
+
     public async Task<bool> RenewLeaseAsync(TableEntity lease, DateTimeOffset until, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);

@@ -29,6 +29,10 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         return lease is null ? null : new Held(this, lease, ct);
     }
 
+    /// <summary>Whether a resolution holds the tenant's gate now (one point read).</summary>
+    public async Task<bool> IsTakenAsync(string tenant, CancellationToken ct) =>
+        await push.LeaseUntilAsync(tenant, Connection, Module, ct) is { } until && until > clock.GetUtcNow();
+
     private sealed class Held : IAsyncDisposable
     {
         private readonly ResolveGate _gate;

@@ -77,21 +77,28 @@ public sealed class CursorStore(HubTables tables)
     }
 
     /// <summary>
-    /// Whether one of the tenant's streams is in a backfill that still makes progress (a stalled one, waiting for the
-    /// scheduler to re-send its page, does not hold pushes). One query of the tenant's few cursor rows.
+    /// The tenant's backfills: whether one is reading and still makes progress (a stalled one, waiting for the
+    /// scheduler to re-send its page, does not count), and when the last one finished reading. One query of the
+    /// tenant's few cursor rows.
     /// </summary>
-    public async Task<bool> BackfillingAsync(string tenantId, DateTimeOffset now, TimeSpan staleAfter, CancellationToken ct)
+    public async Task<(bool Reading, DateTimeOffset? LastEnded)> BackfillsAsync(string tenantId, DateTimeOffset now, TimeSpan staleAfter, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Cursors, ct);
-        await foreach (var cursor in table.QueryAsync<CursorEntity>(c => c.PartitionKey == tenantId, select: ["RunId", "Backfill", "LastProgressAt"], cancellationToken: ct))
+        DateTimeOffset? ended = null;
+        await foreach (var cursor in table.QueryAsync<CursorEntity>(c => c.PartitionKey == tenantId, select: ["RunId", "Backfill", "BackfillEndedAt", "LastProgressAt"], cancellationToken: ct))
         {
             if (cursor.RunId is not null && cursor.Backfill == true && now - (cursor.LastProgressAt ?? now) < staleAfter)
             {
-                return true;
+                return (true, null);
+            }
+
+            if (cursor.BackfillEndedAt is { } at && (ended is null || at > ended))
+            {
+                ended = at;
             }
         }
 
-        return false;
+        return (false, ended);
     }
 
     /// <summary>

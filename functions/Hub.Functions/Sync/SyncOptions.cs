@@ -40,6 +40,12 @@ public sealed class SyncOptions
     /// </summary>
     public bool HoldPushesDuringBackfill { get; set; } = true;
 
+    /// <summary>
+    /// After a backfill has read its last page, its records are still being resolved: pushes stay held while a
+    /// resolution runs or waits in the backlog, but no longer than this after the read ended.
+    /// </summary>
+    public TimeSpan BackfillSettle { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>A pull run whose window is longer than this is a backfill (a first read, a full re-sync, a long outage).</summary>
     public TimeSpan BackfillWindow { get; set; } = TimeSpan.FromDays(1);
 
