@@ -97,8 +97,9 @@ public sealed class PushCrm(
                     break;
                 }
 
-                // Linger while a partial batch keeps growing (a backfill resolving), never more than three times.
-                for (var linger = 0; linger < 3 && due.Count < limits.MaxBatchSize && options.Value.PushLinger > TimeSpan.Zero; linger++)
+                // Linger while a partial batch keeps growing (a sync resolving), never more than three times. Not for a
+                // webhook's change alone: it is one record, and the merchant waits for it.
+                for (var linger = 0; linger < 3 && due.Count < limits.MaxBatchSize && options.Value.PushLinger > TimeSpan.Zero && due.Any(r => r.GetBoolean("Live") != true); linger++)
                 {
                     await Task.Delay(options.Value.PushLinger, clock, cancellationToken);
                     var more = await push.DueAsync(tenant, connection.RowKey, message.Module, take, clock.GetUtcNow(), cancellationToken, backfilling);

@@ -3,6 +3,7 @@ using Hub.Connectors;
 using Hub.Functions.Hosting;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Newtonsoft.Json;
 
@@ -14,10 +15,14 @@ namespace Hub.Functions.Functions;
 /// time) and parses the events; each event is added to the Inbox (a duplicate event adds nothing) and an <c>ingest</c>
 /// message is sent. The answer waits on nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
 /// 401, a malformed one 400, an oversized one 413, an unknown connection 404, all as problem+json, and none of them
-/// writes anything.
+/// writes anything. The connection row is kept in memory for <see cref="ConnectionCacheFor"/>: a burst of deliveries
+/// costs one Inbox write and one queue send each, not a connection read too (a pause or a rotated secret applies
+/// after at most that long; IngestEvent reads the connection again in any case).
 /// </summary>
 public static class ReceiveWebhook
 {
+    public static readonly TimeSpan ConnectionCacheFor = TimeSpan.FromSeconds(10);
+
     public static IEndpointRouteBuilder MapReceiveWebhook(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/webhooks/{tenant}/{connection}", ReceiveAsync);
@@ -35,6 +40,7 @@ public static class ReceiveWebhook
         IServiceProvider services,
         TimeProvider clock,
         IOptions<SyncOptions> options,
+        IMemoryCache cache,
         ILoggerFactory loggers,
         CancellationToken ct)
     {
@@ -61,7 +67,16 @@ public static class ReceiveWebhook
             return InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Delivery too large", $"Webhook bodies are limited to {max} bytes.");
         }
 
-        var entity = tenant == HubTables.SystemPartition ? null : await connections.GetAsync(tenant, connection, ct);
+        var cacheKey = $"webhook-connection|{tenant}|{connection}";
+        if (!cache.TryGetValue(cacheKey, out ConnectionEntity? entity))
+        {
+            entity = tenant == HubTables.SystemPartition ? null : await connections.GetAsync(tenant, connection, ct);
+            if (entity is not null)
+            {
+                cache.Set(cacheKey, entity, ConnectionCacheFor);
+            }
+        }
+
         if (entity is null || services.GetKeyedService<IStoreConnector>(entity.ConnectorId) is not { } connector)
         {
             return InvocationEndpoints.Problem(StatusCodes.Status404NotFound, "Unknown connection", "No store connection has that address.");
