@@ -116,6 +116,7 @@ public static class HubApp
         services.AddSingleton<MappingStore>();
         services.AddSingleton<ResolveGate>();
         services.AddSingleton<ResolveBacklog>();
+        services.AddSingleton<MappedRecordCache>();
         services.AddMemoryCache();
         services.AddSingleton<BackfillHold>();
         services.AddSingleton<ProfileSweep>();

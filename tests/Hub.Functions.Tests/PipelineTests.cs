@@ -318,6 +318,50 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EarlierRecordsComeFromTheCacheOfMappedRecords_ButARedactedRecordNeverComesBackFromIt()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        var before = ResolveCounters.Snapshot();
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        Assert.True(ResolveCounters.Snapshot().Value<long>("recordsFromCache") > before.Value<long>("recordsFromCache"), "no earlier record came from the cache");
+
+        // A person with records in both stores: their Shopify records are erased (customers/redact) while a
+        // resolution of one of their Youzan records, which would find the erased ones in the cache, runs beside it.
+        var tables = h.Services.GetRequiredService<HubTables>();
+        var profilesTable = await tables.GetAsync(HubTables.Profiles, default);
+        var person = await profilesTable.QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).Select(r => (Row: r, Records: ProfileGraph.Strings(r, "Records").ToList()))
+            .FirstAsync(p => p.Row.GetString("MergedInto") is null && p.Records.Count(k => k.Contains(":shop:", StringComparison.Ordinal)) >= 2 && p.Records.Any(k => k.Contains(":yz:", StringComparison.Ordinal)));
+        var erased = person.Records.Where(k => k.Contains(":shop:", StringComparison.Ordinal)).ToList();
+        var kept = person.Records.Where(k => k.Contains(":yz:", StringComparison.Ordinal)).ToList();
+        var store = h.Services.GetRequiredService<RecordStore>();
+        var recompute = await store.RedactAsync(h.Tenant, "shop", erased, default);
+        driver.Enqueue("resolve", new Sync.ResolveMessage(h.Tenant, [kept[0]]));
+        driver.Enqueue("resolve", new Sync.ResolveMessage(h.Tenant, [], recompute));
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        await foreach (var row in profilesTable.QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant))
+        {
+            if (row.GetString("MergedInto") is null)
+            {
+                Assert.DoesNotContain(ProfileGraph.Strings(row, "Records"), erased.Contains);
+                Assert.DoesNotContain(((JObject?)Packed.Read(row, "Versions"))?.Properties().Select(p => p.Name) ?? [], erased.Contains);
+            }
+        }
+
+        var survivor = Assert.Single(await profilesTable.QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).Where(r => r.GetString("MergedInto") is null && ProfileGraph.Strings(r, "Records").Contains(kept[0])).ToListAsync());
+        Assert.Equal(kept.Count(k => k.StartsWith("o:", StringComparison.Ordinal)), survivor.GetInt32("OrderCount"));
+    }
+
+    [Fact]
     public async Task TwoProfilesPushedSeparately_ThenJoinedByANewPhone_AreMergedInZohoIntoOneContact()
     {
         await using var h = Harness();

@@ -77,7 +77,9 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
                     }
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
                     var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf);
+                    var resolvedMs = watch.ElapsedMilliseconds;
 
                     // What a webhook brought is pushed even while a backfill holds the rest.
                     var live = new HashSet<string>(taken.Live, StringComparer.Ordinal);
@@ -94,6 +96,8 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
                     // for the redelivery or the next holder.
                     await backlog.RemoveAsync(taken, cancellationToken);
                     ResolveCounters.Batch();
+                    logger.LogInformation("Resolved {Asked} record(s) and profile(s) of {Tenant} ({Live} live): component of {Records} record(s), {Profiles} profile(s) in {Ms} ms (load {Load}, build {Build}, write {Write}, attempts {Attempts}), planned in {PlanMs} ms",
+                        records.Count + profiles.Count, tenant, live.Count, outcome.Records, outcome.Profiles, resolvedMs, outcome.Phases.Load, outcome.Phases.Build, outcome.Phases.Write, outcome.Attempts, watch.ElapsedMilliseconds - resolvedMs);
                     batches++;
                     asked += records.Count + profiles.Count;
                     changed += outcome.Changed.Count;

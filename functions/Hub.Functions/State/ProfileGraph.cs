@@ -15,7 +15,8 @@ public sealed record ResolvedProfile(string Id, JObject View);
 /// <param name="Removed">Profiles that no longer exist (all their records were deleted).</param>
 /// <param name="MergedInto">Profile ids merged into another profile.</param>
 /// <param name="Assignments">Each record of the component → the profile it now belongs to.</param>
-public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins, IReadOnlyDictionary<string, string> Assignments);
+/// <param name="Phases">Milliseconds of the last attempt: loading the component, building the profiles, writing the graph.</param>
+public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IReadOnlyList<string> Removed, IReadOnlyDictionary<string, string> MergedInto, int Records, int Profiles, int Attempts, IReadOnlyList<string> RefusedJoins, IReadOnlyDictionary<string, string> Assignments, (long Load, long Build, long Write) Phases = default);
 
 /// <summary>
 /// The identity graph in Table Storage. <c>Identities</c>: one row per match key (RowKey = SHA-256 of the key, so no
@@ -26,8 +27,11 @@ public sealed record ResolveOutcome(IReadOnlyList<ResolvedProfile> Changed, IRea
 /// difference with ETags: keys first, then profiles, then records. A conflict (another resolution touched the same
 /// component) starts over from fresh reads; partial writes are always a state the next resolution completes.
 /// </summary>
-public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesProvider rules, TimeProvider clock, ILogger<ProfileGraph> logger)
+public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesProvider rules, MappedRecordCache cache, TimeProvider clock, ILogger<ProfileGraph> logger)
 {
+    /// <summary>Profiles with more records than this do not list their records' versions (the row stays small); they are always read.</summary>
+    public const int MaxListedVersions = 2000;
+
     /// <summary>A component larger than this is resolved from what was loaded so far, with a warning (a store-wide shared value).</summary>
     public const int MaxComponentRecords = 20_000;
 
@@ -59,6 +63,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
     private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, CancellationToken ct)
     {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
         var engine = new ProfileEngine(ruleSet);
         var now = clock.GetUtcNow();
@@ -75,6 +80,13 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var pendingProfiles = new HashSet<string>(profileIds, StringComparer.Ordinal);
         var pendingKeys = new HashSet<string>(StringComparer.Ordinal);
         var truncated = false;
+
+        // Records reached through a profile row that lists their version are taken from the cache of mapped records
+        // when it has that very version (MappedRecordCache). Not when a conflict made this attempt start over, and
+        // not when profiles are recomputed (a redaction must not find the erased record in a cache).
+        var useCache = cache.Enabled && attempt == 1 && profileIds.Count == 0;
+        var versions = new Dictionary<string, string>(StringComparer.Ordinal);
+        var cachedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
         while (pendingRecords.Count > 0 || pendingProfiles.Count > 0 || pendingKeys.Count > 0)
         {
             if (pendingProfiles.Count > 0)
@@ -95,8 +107,31 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                         next.Add(survivor);
                     }
 
+                    var listed = useCache ? Packed.Read(row, "Versions") as JObject : null;
                     foreach (var key in Strings(row, "Records").Where(k => !triedRecords.Contains(k)))
                     {
+                        if (listed?.Value<string>(key) is { } version && !pendingRecords.Contains(key) && cache.Get(ruleSet, now, tenant, key, version) is { } hit)
+                        {
+                            triedRecords.Add(key);
+                            versions[key] = version;
+                            cachedFrom[key] = id;
+                            if (hit.Member is not null)
+                            {
+                                members[key] = hit.Member;
+                            }
+                            else if (hit.Order is not null)
+                            {
+                                orders[key] = hit.Order;
+                            }
+
+                            foreach (var hash in hit.Keys.Select(Packed.KeyHash).Where(h => !idRows.ContainsKey(h)))
+                            {
+                                pendingKeys.Add(hash);
+                            }
+
+                            continue;
+                        }
+
                         pendingRecords.Add(key);
                     }
 
@@ -123,7 +158,18 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                 foreach (var record in got.Values)
                 {
                     loaded[record.Key] = record;
-                    foreach (var key in Map(engine, record, members, orders, now))
+                    versions[record.Key] = record.Version;
+                    var keys = Map(engine, record, members, orders, now);
+                    if (members.GetValueOrDefault(record.Key) is { } m)
+                    {
+                        cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(m, null, keys));
+                    }
+                    else if (orders.GetValueOrDefault(record.Key) is { } o)
+                    {
+                        cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(null, o, keys));
+                    }
+
+                    foreach (var key in keys)
                     {
                         var hash = Packed.KeyHash(key);
                         if (!idRows.ContainsKey(hash))
@@ -170,7 +216,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var orphans = profileRows.Where(p => p.Value is null && (ownClaims.Contains(p.Key) || !idRows.Values.Any(r => r is not null && r.Timestamp > fresh && Ids(r).Contains(p.Key))))
             .Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         var dangling = profileRows.Where(p => p.Value is null && !orphans.Contains(p.Key) && idRows.Values.Any(r => Ids(r).Contains(p.Key))).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        ResolveCounters.Attempt(loaded.Count);
+        ResolveCounters.Attempt(loaded.Count, cachedFrom.Count);
         if (dangling.Count > 0 && attempt < 4)
         {
             ResolveCounters.DanglingWait();
@@ -195,7 +241,9 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
         }
 
+        var loadMs = watch.ElapsedMilliseconds;
         var batch = engine.Build(members.Values, orders.Values, now, previous);
+        var buildMs = watch.ElapsedMilliseconds - loadMs;
         var resolution = batch.Resolution;
 
         // 1. Keys: each names the resulting profiles that hold it (two when the rules refused a join).
@@ -255,7 +303,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             var view = profile.View();
             var keyHashes = profile.MatchKeys.Select(Packed.KeyHash).ToList();
-            var stamp = Packed.Hash(new JArray(Packed.Hash(view), Packed.Hash(new JArray(profile.RecordKeys)), Packed.Hash(new JArray(keyHashes))));
+            var stamp = Packed.Hash(new JArray(Packed.Hash(view), Packed.Hash(new JArray(profile.RecordKeys)), Packed.Hash(new JArray(keyHashes)), Packed.Hash(new JArray(profile.RecordKeys.Select(k => versions.GetValueOrDefault(k) ?? "")))));
             var row = profileRows.GetValueOrDefault(profile.Id);
 
             // Every profile of the component goes to the planner, changed or not: the Ledger, not this resolution,
@@ -275,6 +323,12 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
 
             var entity = ProfileRow(tenant, profile, view, keyHashes, stamp, now);
+            if (profile.RecordKeys.Count <= MaxListedVersions)
+            {
+                // The version each record had when this profile was built: what the cache of mapped records is asked for.
+                Packed.Write(entity, "Versions", new JObject(profile.RecordKeys.Where(versions.ContainsKey).Select(k => new JProperty(k, versions[k]))));
+            }
+
             // The months with an order (newest 36), so the dashboard tells new from returning customers per month
             // without reading the Orders table.
             entity["OrderMonths"] = string.Join(',', profile.RecordKeys.Select(k => orders.GetValueOrDefault(k)?.CreatedAt).OfType<DateTimeOffset>()
@@ -344,20 +398,25 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         await records.MarkResolvedAsync(tenant, marks, ct);
 
+        // Records taken from the cache keep their row as it is (its version may be newer and still to resolve); only
+        // the profile it points to is corrected when a merge moved it, so a later deletion finds the right profile.
+        var moved = cachedFrom.Where(c => resolution.Assignments.TryGetValue(c.Key, out var id) && id != c.Value).Select(c => (c.Key, resolution.Assignments[c.Key])).ToList();
+        await records.RepointAsync(tenant, moved, ct);
+
         // 4. Settle: another resolution may have claimed one of these keys while this one wrote (it saw a profile of
         // ours not yet written), or a claim this one kept may now have its profile. Either way, resolve again: the
         // last writer always sees the final keys, so two halves of one person never stay apart.
         var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
-        var moved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);
+        var keysMoved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);
         var keptClaims = intended.Values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries)).Where(id => !resultIds.Contains(id)).ToHashSet(StringComparer.Ordinal);
         var claimNowWritten = keptClaims.Count > 0 && (await Packed.ReadManyAsync(profilesTable, tenant, keptClaims, ct, ["PartitionKey", "RowKey", "MergedInto"])).Count > 0;
-        if ((moved || claimNowWritten) && attempt < 10)
+        if ((keysMoved || claimNowWritten) && attempt < 10)
         {
             ResolveCounters.SettleRetry();
             throw new ResolveAgainException("the identity graph changed under this resolution; resolving again");
         }
 
-        return new ResolveOutcome(changed, removed, merged, loaded.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments);
+        return new ResolveOutcome(changed, removed, merged, loaded.Count + cachedFrom.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments, (loadMs, buildMs, watch.ElapsedMilliseconds - loadMs - buildMs));
     }
 
     /// <summary>Not a storage conflict: this resolution saw a state it must read again (counted apart).</summary>

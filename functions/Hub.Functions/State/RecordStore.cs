@@ -209,6 +209,25 @@ public sealed class RecordStore(HubTables tables)
         }
     }
 
+    /// <summary>
+    /// Points records at the profile they now belong to, leaving their version and resolution state alone (a newer
+    /// version may be waiting to be resolved). A record deleted meanwhile is skipped.
+    /// </summary>
+    public async Task RepointAsync(string tenant, IReadOnlyCollection<(string RecordKey, string ProfileId)> moves, CancellationToken ct)
+    {
+        await Parallel.ForEachAsync(moves, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (move, token) =>
+        {
+            var table = await tables.GetAsync(TableOf(move.RecordKey), token);
+            try
+            {
+                await table.UpdateEntityAsync(new TableEntity(tenant, Packed.RowKey(move.RecordKey)) { ["ProfileId"] = move.ProfileId }, ETag.All, TableUpdateMode.Merge, token);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+            }
+        });
+    }
+
     /// <summary>Deletes records; returns the profiles they belonged to (to be resolved again).</summary>
     public async Task<IReadOnlyList<string>> DeleteAsync(string tenant, IEnumerable<string> keys, CancellationToken ct)
     {
