@@ -78,7 +78,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
                     var watch = System.Diagnostics.Stopwatch.StartNew();
-                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf);
+                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync);
                     var resolvedMs = watch.ElapsedMilliseconds;
 
                     // What a webhook brought is pushed even while a backfill holds the rest.

@@ -35,7 +35,11 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// <summary>A component larger than this is resolved from what was loaded so far, with a warning (a store-wide shared value).</summary>
     public const int MaxComponentRecords = 20_000;
 
-    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null)
+    /// <param name="exclusive">
+    /// Asked after the writes: true when no other resolution of the tenant can have run meanwhile (the caller held the
+    /// tenant's gate without a break), so the settle check, which reads every key of the component again, is skipped.
+    /// </param>
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null)
     {
         ResolveCounters.Resolution(recordKeys.Count);
         // Profile ids this resolution has already written into keys: when an attempt fails between writing keys and
@@ -46,7 +50,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             try
             {
-                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, ct);
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
             {
@@ -61,7 +65,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, CancellationToken ct)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
@@ -405,7 +409,14 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         // 4. Settle: another resolution may have claimed one of these keys while this one wrote (it saw a profile of
         // ours not yet written), or a claim this one kept may now have its profile. Either way, resolve again: the
-        // last writer always sees the final keys, so two halves of one person never stay apart.
+        // last writer always sees the final keys, so two halves of one person never stay apart. Nobody else can have
+        // written when the caller held the tenant's gate throughout.
+        if (exclusive is not null && await exclusive(ct))
+        {
+            return new ResolveOutcome(changed, removed, merged, loaded.Count + cachedFrom.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments, (loadMs, buildMs, watch.ElapsedMilliseconds - loadMs - buildMs));
+        }
+
+        ResolveCounters.SettleCheck();
         var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
         var keysMoved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);
         var keptClaims = intended.Values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries)).Where(id => !resultIds.Contains(id)).ToHashSet(StringComparer.Ordinal);

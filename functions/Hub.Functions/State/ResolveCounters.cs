@@ -15,6 +15,7 @@ public static class ResolveCounters
     private static long _writeConflicts;
     private static long _danglingWaits;
     private static long _settleRetries;
+    private static long _settleChecks;
     private static long _deferred;
     private static long _batches;
 
@@ -23,6 +24,7 @@ public static class ResolveCounters
     public static void WriteConflict() => Interlocked.Increment(ref _writeConflicts);
     public static void DanglingWait() => Interlocked.Increment(ref _danglingWaits);
     public static void SettleRetry() => Interlocked.Increment(ref _settleRetries);
+    public static void SettleCheck() => Interlocked.Increment(ref _settleChecks);
     public static void Batch() => Interlocked.Increment(ref _batches);
     public static void Deferred() => Interlocked.Increment(ref _deferred);
 
@@ -35,6 +37,7 @@ public static class ResolveCounters
         ["recordsFromCache"] = Interlocked.Read(ref _recordsCached),
         ["writeConflicts"] = Interlocked.Read(ref _writeConflicts),
         ["danglingWaits"] = Interlocked.Read(ref _danglingWaits),
+        ["settleChecks"] = Interlocked.Read(ref _settleChecks),
         ["settleRetries"] = Interlocked.Read(ref _settleRetries),
         ["deferred"] = Interlocked.Read(ref _deferred),
         ["batches"] = Interlocked.Read(ref _batches),

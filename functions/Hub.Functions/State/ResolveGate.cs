@@ -23,39 +23,42 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
     private TimeProvider Clock => clock;
 
     /// <summary>The gate if it is free (or its holder's lease ran out), else null at once.</summary>
-    public async Task<IAsyncDisposable?> TryEnterAsync(string tenant, CancellationToken ct)
+    public async Task<Hold?> TryEnterAsync(string tenant, CancellationToken ct)
     {
         var lease = await push.TryLeaseAsync(tenant, Connection, Module, Guid.NewGuid().ToString("N"), clock.GetUtcNow(), Duration, ct);
-        return lease is null ? null : new Held(this, lease, ct);
+        return lease is null ? null : new Hold(this, lease, ct);
     }
 
     /// <summary>Whether a resolution holds the tenant's gate now (one point read).</summary>
     public async Task<bool> IsTakenAsync(string tenant, CancellationToken ct) =>
         await push.LeaseUntilAsync(tenant, Connection, Module, ct) is { } until && until > clock.GetUtcNow();
 
-    private sealed class Held : IAsyncDisposable
+    /// <summary>The gate, held: renewed in the background until disposed.</summary>
+    public sealed class Hold : IAsyncDisposable
     {
         private readonly ResolveGate _gate;
         private readonly TableEntity _lease;
         private readonly CancellationTokenSource _stop;
         private readonly Task _renewing;
+        private readonly SemaphoreSlim _renewal = new(1, 1);
+        private bool _broken;
 
-        public Held(ResolveGate gate, TableEntity lease, CancellationToken ct)
+        internal Hold(ResolveGate gate, TableEntity lease, CancellationToken ct)
         {
             _gate = gate;
             _lease = lease;
             _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            _renewing = RenewAsync(_stop.Token);
+            _renewing = KeepRenewingAsync(_stop.Token);
         }
 
-        private async Task RenewAsync(CancellationToken ct)
+        private async Task KeepRenewingAsync(CancellationToken ct)
         {
             try
             {
                 while (true)
                 {
                     await Task.Delay(Duration / 3, ct);
-                    if (!await _gate.Push.RenewLeaseAsync(_lease, _gate.Clock.GetUtcNow() + Duration, ct))
+                    if (!await RenewAsync(ct))
                     {
                         return; // taken over after a stall: the ETags keep this resolution correct anyway
                     }
@@ -66,11 +69,36 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
             }
         }
 
+        private async Task<bool> RenewAsync(CancellationToken ct)
+        {
+            await _renewal.WaitAsync(ct);
+            try
+            {
+                if (!_broken && !await _gate.Push.RenewLeaseAsync(_lease, _gate.Clock.GetUtcNow() + Duration, ct))
+                {
+                    _broken = true;
+                }
+
+                return !_broken;
+            }
+            finally
+            {
+                _renewal.Release();
+            }
+        }
+
+        /// <summary>
+        /// True when the gate has been this holder's without a break since it was entered (the renewal now succeeds
+        /// on the ETag of the last one): no other resolution of the tenant can have written meanwhile.
+        /// </summary>
+        public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(ct);
+
         public async ValueTask DisposeAsync()
         {
             await _stop.CancelAsync();
             await _renewing;
             _stop.Dispose();
+            _renewal.Dispose();
             await _gate.Push.ReleaseLeaseAsync(_lease, CancellationToken.None);
         }
     }
