@@ -156,23 +156,54 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                     pendingRecords = pendingRecords.Take(Math.Max(0, MaxComponentRecords - triedRecords.Count)).ToHashSet(StringComparer.Ordinal);
                 }
 
-                var got = await records.GetManyAsync(tenant, pendingRecords, ct);
+                // Read afresh, but a version this process has mapped already (at ingest, or in an earlier batch) is not
+                // unpacked and mapped again: the version is the content's hash.
+                var got = await records.GetManyAsync(tenant, pendingRecords, ct, cache.Enabled ? (key, version) => cache.Get(ruleSet, now, tenant, key, version) is not null : null);
                 triedRecords.UnionWith(pendingRecords);
                 pendingRecords.Clear();
-                foreach (var record in got.Values)
+                foreach (var read in got.Values)
                 {
-                    loaded[record.Key] = record;
-                    versions[record.Key] = record.Version;
-                    var keys = Map(engine, record, members, orders, now);
-                    if (members.GetValueOrDefault(record.Key) is { } m)
+                    var record = read;
+                    IReadOnlyList<string> keys;
+                    if (record.Raw.Type == JTokenType.Null && cache.Get(ruleSet, now, tenant, record.Key, record.Version) is { } known)
                     {
-                        cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(m, null, keys));
+                        ResolveCounters.MappedAtIngest();
+                        keys = known.Keys;
+                        if (known.Member is not null)
+                        {
+                            members[record.Key] = known.Member;
+                        }
+                        else if (known.Order is not null)
+                        {
+                            orders[record.Key] = known.Order;
+                        }
                     }
-                    else if (orders.GetValueOrDefault(record.Key) is { } o)
+                    else
                     {
-                        cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(null, o, keys));
+                        if (record.Raw.Type == JTokenType.Null)
+                        {
+                            // Evicted between the read and now: read it whole (gone meanwhile: nothing to resolve).
+                            if ((await records.GetManyAsync(tenant, [record.Key], ct)).GetValueOrDefault(record.Key) is not { } whole)
+                            {
+                                continue;
+                            }
+
+                            record = whole;
+                        }
+
+                        keys = Map(engine, record, members, orders, now);
+                        if (members.GetValueOrDefault(record.Key) is { } m)
+                        {
+                            cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(m, null, keys));
+                        }
+                        else if (orders.GetValueOrDefault(record.Key) is { } o)
+                        {
+                            cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(null, o, keys));
+                        }
                     }
 
+                    loaded[record.Key] = record;
+                    versions[record.Key] = record.Version;
                     foreach (var key in keys)
                     {
                         var hash = Packed.KeyHash(key);

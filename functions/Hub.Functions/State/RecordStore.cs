@@ -26,7 +26,7 @@ public sealed record StoredRecord(string Key, string Platform, string Connection
 /// version arriving later (a re-read, a late webhook) changes nothing. Rows remember the version last resolved, so a
 /// record stored by an attempt that failed before sending its resolve message is resolved by the redelivery.
 /// </summary>
-public sealed class RecordStore(HubTables tables)
+public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
 {
     public static string TableOf(string recordKey) => recordKey.StartsWith("m:", StringComparison.Ordinal) ? HubTables.Members : HubTables.Orders;
 
@@ -63,13 +63,17 @@ public sealed class RecordStore(HubTables tables)
         var ctx = source.Context(now, region);
         var invalid = new List<string>();
         var incoming = new Dictionary<string, (JToken Raw, DateTimeOffset? Updated, string Version)>(StringComparer.Ordinal);
+        var mapped = new Dictionary<string, MappedRecord>(StringComparer.Ordinal);
+        var resolver = cache.Enabled ? new Hub.Mappings.Identity.IdentityResolver(rules.Identity) : null;
         for (var i = 0; i < records.Count; i++)
         {
             var raw = records[i];
             ctx.ClearIssues();
+            Member? member = null;
+            Order? order = null;
             var (sourceRef, issuesOf) = entity == "member"
-                ? source.MapMember(raw, connectionId, ctx) is var m ? (m.Value?.Source, m.Issues) : default
-                : source.MapOrder(raw, connectionId, ctx) is var o ? (o.Value?.Source, o.Issues) : default;
+                ? source.MapMember(raw, connectionId, ctx) is var m ? ((member = m.Value)?.Source, m.Issues) : default
+                : source.MapOrder(raw, connectionId, ctx) is var o ? ((order = o.Value)?.Source, o.Issues) : default;
             if (sourceRef is null || string.IsNullOrEmpty(sourceRef.VendorId))
             {
                 var issues = string.Join("; ", issuesOf.Where(x => x.IsError).Select(x => $"{x.Field}: {x.Message}").Take(3));
@@ -82,6 +86,11 @@ public sealed class RecordStore(HubTables tables)
             if (!incoming.TryGetValue(key, out var seen) || IsNewer(sourceRef.VendorUpdatedAt, version, seen.Updated, seen.Version))
             {
                 incoming[key] = (raw, sourceRef.VendorUpdatedAt, version);
+                if (resolver is not null)
+                {
+                    // Mapped here already: the resolution that follows finds it by this version instead of mapping it again.
+                    mapped[key] = new MappedRecord(member, order, member is not null ? resolver.KeysOf(member) : resolver.KeysOf(order!));
+                }
             }
         }
 
@@ -133,6 +142,14 @@ public sealed class RecordStore(HubTables tables)
 
         // A conflict (another delivery stored the same record meanwhile) is decided again by IngestAsync.
         await Packed.SubmitAsync(table, actions, ct);
+        foreach (var key in toResolve)
+        {
+            if (mapped.TryGetValue(key, out var entry))
+            {
+                cache.Set(rules, now, tenant, key, incoming[key].Version, entry);
+            }
+        }
+
         return new IngestResult(toResolve, actions.Count, unchanged, older, invalid, redacted);
     }
 
@@ -159,7 +176,8 @@ public sealed class RecordStore(HubTables tables)
         return c != 0 ? c > 0 : string.CompareOrdinal(aVersion, bVersion) > 0;
     }
 
-    public async Task<Dictionary<string, StoredRecord>> GetManyAsync(string tenant, IEnumerable<string> keys, CancellationToken ct)
+    /// <param name="rawNotNeeded">Given a record's key and version: true when the caller has it mapped already, so its raw JSON is not unpacked (Raw is then JSON null).</param>
+    public async Task<Dictionary<string, StoredRecord>> GetManyAsync(string tenant, IEnumerable<string> keys, CancellationToken ct, Func<string, string, bool>? rawNotNeeded = null)
     {
         var result = new Dictionary<string, StoredRecord>(StringComparer.Ordinal);
         foreach (var group in keys.Distinct(StringComparer.Ordinal).GroupBy(TableOf))
@@ -173,7 +191,7 @@ public sealed class RecordStore(HubTables tables)
                     continue;
                 }
 
-                var stored = ToRecord(row);
+                var stored = ToRecord(row, rawNotNeeded);
                 result[stored.Key] = stored;
             }
         }
@@ -181,13 +199,13 @@ public sealed class RecordStore(HubTables tables)
         return result;
     }
 
-    private static StoredRecord ToRecord(TableEntity row) => new(
+    private static StoredRecord ToRecord(TableEntity row, Func<string, string, bool>? rawNotNeeded) => new(
         row.GetString("RecordKey") ?? row.RowKey,
         row.GetString("Platform") ?? "",
         row.GetString("ConnectionId") ?? "",
         row.GetString("Region"),
         row.GetDateTimeOffset("VendorUpdatedAt"),
-        Packed.Read(row, "Raw") ?? new JObject(),
+        rawNotNeeded?.Invoke(row.GetString("RecordKey") ?? row.RowKey, row.GetString("Version") ?? "") == true ? JValue.CreateNull() : Packed.Read(row, "Raw") ?? new JObject(),
         row.GetString("ProfileId"),
         row.GetString("Version") ?? "",
         row.GetString("ResolvedVersion"),

@@ -12,6 +12,7 @@ public static class ResolveCounters
     private static long _recordsAsked;
     private static long _recordsLoaded;
     private static long _recordsCached;
+    private static long _mappedAtIngest;
     private static long _writeConflicts;
     private static long _danglingWaits;
     private static long _settleRetries;
@@ -21,6 +22,7 @@ public static class ResolveCounters
 
     public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
     public static void Attempt(int loaded, int cached) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); Interlocked.Add(ref _recordsCached, cached); }
+    public static void MappedAtIngest() => Interlocked.Increment(ref _mappedAtIngest);
     public static void WriteConflict() => Interlocked.Increment(ref _writeConflicts);
     public static void DanglingWait() => Interlocked.Increment(ref _danglingWaits);
     public static void SettleRetry() => Interlocked.Increment(ref _settleRetries);
@@ -35,6 +37,7 @@ public static class ResolveCounters
         ["recordsAsked"] = Interlocked.Read(ref _recordsAsked),
         ["recordsLoaded"] = Interlocked.Read(ref _recordsLoaded),
         ["recordsFromCache"] = Interlocked.Read(ref _recordsCached),
+        ["readNotRemapped"] = Interlocked.Read(ref _mappedAtIngest),
         ["writeConflicts"] = Interlocked.Read(ref _writeConflicts),
         ["danglingWaits"] = Interlocked.Read(ref _danglingWaits),
         ["settleChecks"] = Interlocked.Read(ref _settleChecks),
