@@ -14,7 +14,7 @@ using Newtonsoft.Json.Linq;
 // The end-to-end harness of issue 7: a Shopify backfill through the whole pipeline (local host, handler process,
 // Azurite, Shopify sandbox with its real cost bucket, Zoho sandbox) into Zoho, plus webhook latency under load.
 //   dotnet run -c Release --project tests/Hub.Pipeline.Benchmark -- --orders 100000
-// Prints a Markdown table; docs/benchmarks.md holds the figures of the last run.
+// Prints a Markdown table; the README ("The pipeline") holds the figures of the last runs.
 var orders = Arg("--orders", 100_000);
 var people = Arg("--people", Math.Max(300, orders / 4));
 var rate = Arg("--webhook-rate", 200);

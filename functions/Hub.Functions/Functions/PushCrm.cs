@@ -161,12 +161,13 @@ public sealed class PushCrm(
         var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
         var evalContext = new EvalContext(now);
         var send = new List<(TableEntity Pending, CrmRecord Record, TargetPayload Payload)>();
+        var nothingToDo = new List<TableEntity>();
         foreach (var pending in due)
         {
             var id = PushStore.ProfileOf(pending.RowKey);
             if (!views.TryGetValue(id, out var view))
             {
-                await push.CompleteAsync(pending, ct); // merged or removed since: its survivor has its own row
+                nothingToDo.Add(pending); // merged or removed since: its survivor has its own row
                 continue;
             }
 
@@ -183,7 +184,7 @@ public sealed class PushCrm(
 
             if (bound?.GetString("Hash") == payload.Hash && pending.GetBoolean("Force") != true)
             {
-                await push.CompleteAsync(pending, ct);
+                nothingToDo.Add(pending);
                 run.Unchanged++;
                 continue;
             }
@@ -192,6 +193,7 @@ public sealed class PushCrm(
             send.Add((pending, new CrmRecord(id, match, payload.Payload, payload.Tags, bound?.GetString("CrmId")), payload));
         }
 
+        await push.CompleteManyAsync(nothingToDo, ct);
         var limits = target.Connector.Limits;
         var outcomes = new ConcurrentBag<(CrmRecordResult Result, string? Error)>();
         var owned = target.Rule.TagNames.ToList();
@@ -292,10 +294,7 @@ public sealed class PushCrm(
             run.Retried += merged.Count;
         }
         await push.CloseFailuresAsync(tenant, written.Select(w => w.Key).ToList(), now, ct);
-        foreach (var (pending, _) in written)
-        {
-            await push.CompleteAsync(pending, ct);
-        }
+        await push.CompleteManyAsync(written.Select(w => w.Pending).ToList(), ct);
 
         run.Records += send.Count;
         run.UpdatedAt = clock.GetUtcNow();

@@ -20,6 +20,7 @@ public sealed class ScheduleSync(
     RunStore runs,
     PushStore push,
     ResolveBacklog backlog,
+    ResolveGate gate,
     BackfillHold hold,
     IServiceProvider services,
     TimeProvider clock,
@@ -87,8 +88,9 @@ public sealed class ScheduleSync(
 
         foreach (var tenant in tenants)
         {
-            // Row timestamps are the storage server's time, not the Hub clock.
-            if (await backlog.AnyAsync(tenant, cancellationToken, DateTimeOffset.UtcNow - options.Value.ResolveBacklogStaleAfter))
+            // Row timestamps are the storage server's time, not the Hub clock. A long backlog a live holder is still
+            // working through is not left behind.
+            if (await backlog.AnyAsync(tenant, cancellationToken, DateTimeOffset.UtcNow - options.Value.ResolveBacklogStaleAfter) && !await gate.IsTakenAsync(tenant, cancellationToken))
             {
                 logger.LogWarning("Tenant {Tenant}: resolve backlog left behind; nudging a resolution", tenant);
                 result.Send(ResolveOutput, new ResolveMessage(tenant, []));
