@@ -141,6 +141,34 @@ public static class Packed
         }
     }
 
+    /// <summary>
+    /// Deletes rows of one partition, each on its own ETag, in transactions of 100. A transaction refused because one
+    /// row changed or went meanwhile is done again row by row, so only the changed rows stay.
+    /// </summary>
+    public static async Task DeleteUnchangedAsync(TableClient table, IReadOnlyCollection<TableEntity> rows, CancellationToken ct)
+    {
+        await Parallel.ForEachAsync(rows.Chunk(100), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (slice, token) =>
+        {
+            try
+            {
+                await SubmitAsync(table, slice.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), token);
+            }
+            catch (Azure.RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
+            {
+                foreach (var row in slice)
+                {
+                    try
+                    {
+                        await table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, token);
+                    }
+                    catch (Azure.RequestFailedException inner) when (inner.Status is 404 or 412)
+                    {
+                    }
+                }
+            }
+        });
+    }
+
     /// <summary>Point reads in parallel (Table Storage has no multi-get); missing rows are left out.</summary>
     public static async Task<Dictionary<string, TableEntity>> ReadManyAsync(TableClient table, string partition, IEnumerable<string> rowKeys, CancellationToken ct, IEnumerable<string>? select = null)
     {

@@ -32,6 +32,9 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// <summary>Profiles with more records than this do not list their records' versions (the row stays small); they are always read.</summary>
     public const int MaxListedVersions = 2000;
 
+    /// <summary>Set on a profile row by a deletion or redaction of one of its records: its version list is not to be trusted.</summary>
+    public const string VersionsVoid = "VersionsVoid";
+
     /// <summary>A component larger than this is resolved from what was loaded so far, with a warning (a store-wide shared value).</summary>
     public const int MaxComponentRecords = 20_000;
 
@@ -91,6 +94,19 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var useCache = cache.Enabled && attempt == 1 && profileIds.Count == 0;
         var versions = new Dictionary<string, string>(StringComparer.Ordinal);
         var cachedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Use(string key, MappedRecord mapped)
+        {
+            if (mapped.Member is not null)
+            {
+                members[key] = mapped.Member;
+            }
+            else if (mapped.Order is not null)
+            {
+                orders[key] = mapped.Order;
+            }
+        }
+
+        void Follow(IEnumerable<string> keys) => pendingKeys.UnionWith(keys.Select(Packed.KeyHash).Where(h => !idRows.ContainsKey(h)));
         while (pendingRecords.Count > 0 || pendingProfiles.Count > 0 || pendingKeys.Count > 0)
         {
             if (pendingProfiles.Count > 0)
@@ -111,7 +127,8 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                         next.Add(survivor);
                     }
 
-                    var listed = useCache ? Packed.Read(row, "Versions") as JObject : null;
+                    // A deletion or redaction voids the list (RecordStore), so an erased record is never taken from the cache.
+                    var listed = useCache && row.GetBoolean(VersionsVoid) != true ? Packed.Read(row, "Versions") as JObject : null;
                     foreach (var key in Strings(row, "Records").Where(k => !triedRecords.Contains(k)))
                     {
                         if (listed?.Value<string>(key) is { } version && !pendingRecords.Contains(key) && cache.Get(ruleSet, now, tenant, key, version) is { } hit)
@@ -119,20 +136,8 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                             triedRecords.Add(key);
                             versions[key] = version;
                             cachedFrom[key] = id;
-                            if (hit.Member is not null)
-                            {
-                                members[key] = hit.Member;
-                            }
-                            else if (hit.Order is not null)
-                            {
-                                orders[key] = hit.Order;
-                            }
-
-                            foreach (var hash in hit.Keys.Select(Packed.KeyHash).Where(h => !idRows.ContainsKey(h)))
-                            {
-                                pendingKeys.Add(hash);
-                            }
-
+                            Use(key, hit);
+                            Follow(hit.Keys);
                             continue;
                         }
 
@@ -158,60 +163,31 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
                 // Read afresh, but a version this process has mapped already (at ingest, or in an earlier batch) is not
                 // unpacked and mapped again: the version is the content's hash.
-                var got = await records.GetManyAsync(tenant, pendingRecords, ct, cache.Enabled ? (key, version) => cache.Get(ruleSet, now, tenant, key, version) is not null : null);
+                var premapped = new Dictionary<string, MappedRecord>(StringComparer.Ordinal);
+                var got = await records.GetManyAsync(tenant, pendingRecords, ct, cache.Enabled ? (key, version) => cache.Get(ruleSet, now, tenant, key, version) is { } hit && premapped.TryAdd(key, hit) : null);
                 triedRecords.UnionWith(pendingRecords);
                 pendingRecords.Clear();
-                foreach (var read in got.Values)
+                foreach (var record in got.Values)
                 {
-                    var record = read;
                     IReadOnlyList<string> keys;
-                    if (record.Raw.Type == JTokenType.Null && cache.Get(ruleSet, now, tenant, record.Key, record.Version) is { } known)
+                    if (premapped.TryGetValue(record.Key, out var known))
                     {
                         ResolveCounters.MappedAtIngest();
                         keys = known.Keys;
-                        if (known.Member is not null)
-                        {
-                            members[record.Key] = known.Member;
-                        }
-                        else if (known.Order is not null)
-                        {
-                            orders[record.Key] = known.Order;
-                        }
+                        Use(record.Key, known);
                     }
                     else
                     {
-                        if (record.Raw.Type == JTokenType.Null)
-                        {
-                            // Evicted between the read and now: read it whole (gone meanwhile: nothing to resolve).
-                            if ((await records.GetManyAsync(tenant, [record.Key], ct)).GetValueOrDefault(record.Key) is not { } whole)
-                            {
-                                continue;
-                            }
-
-                            record = whole;
-                        }
-
                         keys = Map(engine, record, members, orders, now);
-                        if (members.GetValueOrDefault(record.Key) is { } m)
+                        if (members.ContainsKey(record.Key) || orders.ContainsKey(record.Key))
                         {
-                            cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(m, null, keys));
-                        }
-                        else if (orders.GetValueOrDefault(record.Key) is { } o)
-                        {
-                            cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(null, o, keys));
+                            cache.Set(ruleSet, now, tenant, record.Key, record.Version, new MappedRecord(members.GetValueOrDefault(record.Key), orders.GetValueOrDefault(record.Key), keys));
                         }
                     }
 
                     loaded[record.Key] = record;
                     versions[record.Key] = record.Version;
-                    foreach (var key in keys)
-                    {
-                        var hash = Packed.KeyHash(key);
-                        if (!idRows.ContainsKey(hash))
-                        {
-                            pendingKeys.Add(hash);
-                        }
-                    }
+                    Follow(keys);
 
                     if (record.ProfileId is { } p && !profileRows.ContainsKey(p))
                     {

@@ -196,33 +196,9 @@ public sealed class PushStore(HubTables tables)
         }
     }
 
-    /// <summary>
-    /// <see cref="CompleteAsync"/> for many rows: transactions of 100 deletes, each row on its own ETag; a transaction
-    /// refused because one row was refreshed meanwhile is done again row by row, so only that row stays.
-    /// </summary>
-    public async Task CompleteManyAsync(IReadOnlyCollection<TableEntity> rows, CancellationToken ct)
-    {
-        if (rows.Count == 0)
-        {
-            return;
-        }
-
-        var table = await tables.GetAsync(HubTables.Pending, ct);
-        await Parallel.ForEachAsync(rows.Chunk(100), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (slice, token) =>
-        {
-            try
-            {
-                await Packed.SubmitAsync(table, slice.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), token);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
-            {
-                foreach (var row in slice)
-                {
-                    await CompleteAsync(row, token);
-                }
-            }
-        });
-    }
+    /// <summary><see cref="CompleteAsync"/> for many rows, in transactions (<see cref="Packed.DeleteUnchangedAsync"/>).</summary>
+    public async Task CompleteManyAsync(IReadOnlyCollection<TableEntity> rows, CancellationToken ct) =>
+        await Packed.DeleteUnchangedAsync(await tables.GetAsync(HubTables.Pending, ct), rows, ct);
 
     public async Task RetryLaterAsync(TableEntity pending, int attempts, DateTimeOffset notBefore, string error, CancellationToken ct)
     {

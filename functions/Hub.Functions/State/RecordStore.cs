@@ -259,7 +259,9 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
             }
         }
 
-        return found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var profiles = found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        await VoidVersionListsAsync(tenant, profiles, ct);
+        return profiles;
     }
 
     /// <summary>
@@ -283,7 +285,48 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
             await Packed.SubmitAsync(table, actions, ct);
         }
 
-        return found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var profiles = found.Values.Select(r => r.ProfileId).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        await VoidVersionListsAsync(tenant, profiles, ct);
+        return profiles;
+    }
+
+    /// <summary>
+    /// After records were deleted or erased: the profiles that held them (followed through merges) stop offering their
+    /// records' versions to the cache of mapped records, so no resolution before their recomputation takes a gone
+    /// record from a cache. The row's ETag changes too, so a resolution that read it before fails its write and reads
+    /// again. The next resolution of the profile writes a fresh list.
+    /// </summary>
+    private async Task VoidVersionListsAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Profiles, ct);
+        foreach (var start in profileIds)
+        {
+            var id = start;
+            for (var hops = 0; hops < 10; hops++)
+            {
+                var row = await table.GetEntityIfExistsAsync<TableEntity>(tenant, id, ["MergedInto"], ct);
+                if (!row.HasValue || row.Value is null)
+                {
+                    break;
+                }
+
+                if (row.Value.GetString("MergedInto") is { } survivor)
+                {
+                    id = survivor;
+                    continue;
+                }
+
+                try
+                {
+                    await table.UpdateEntityAsync(new TableEntity(tenant, id) { [ProfileGraph.VersionsVoid] = true }, ETag.All, TableUpdateMode.Merge, ct);
+                }
+                catch (RequestFailedException ex) when (ex.Status == 404)
+                {
+                }
+
+                break;
+            }
+        }
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using Azure;
 using Azure.Data.Tables;
 
 namespace Hub.Functions.State;
@@ -72,28 +71,7 @@ public sealed class ResolveBacklog(HubTables tables)
             return;
         }
 
-        var table = await tables.GetAsync(HubTables.Backlog, ct);
-        foreach (var slice in batch.Rows.Chunk(100))
-        {
-            try
-            {
-                await Packed.SubmitAsync(table, slice.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), ct);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
-            {
-                // One row of the transaction changed or went: delete the others one by one.
-                foreach (var row in slice)
-                {
-                    try
-                    {
-                        await table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, ct);
-                    }
-                    catch (RequestFailedException inner) when (inner.Status is 404 or 412)
-                    {
-                    }
-                }
-            }
-        }
+        await Packed.DeleteUnchangedAsync(await tables.GetAsync(HubTables.Backlog, ct), batch.Rows, ct);
     }
 
     /// <summary>Whether anything waits (after <paramref name="olderThan"/>, only rows written before that time).</summary>
