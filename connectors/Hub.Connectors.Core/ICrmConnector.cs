@@ -52,16 +52,23 @@ public interface ICrmBulkLoader
 public sealed record CrmBulkStatus(string JobId, string State, bool Done, IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);
 
 /// <summary>
-/// A CRM that can merge two of its records into one (Zoho "Merge Records"). The pipeline calls it when two Hub
-/// profiles that were each pushed turn out to be one customer: the duplicate's CRM record is merged into the
-/// survivor's, so the CRM ends with one record per customer, as the Hub does.
+/// A CRM that can merge two of its records into one (Zoho "Merge Records", HubSpot "Merge two contacts"). The pipeline
+/// calls it when two Hub profiles that were each pushed turn out to be one customer: the duplicate's CRM record is
+/// merged into the survivor's, so the CRM ends with one record per customer, as the Hub does.
 /// </summary>
 public interface ICrmMerger
 {
-    /// <summary>Merges <paramref name="duplicateId"/> into <paramref name="survivorId"/> (the duplicate is deleted). Throws
-    /// <see cref="ConnectorValidationException"/> with the CRM's words when it refuses, transient errors when it is busy.</summary>
-    Task<CrmUsage> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Merges <paramref name="duplicateId"/> into <paramref name="survivorId"/> (the duplicate is gone afterwards) and
+    /// returns the id of the record left: the survivor's in Zoho, a new one in HubSpot, which creates a new record for
+    /// every merge (HubSpot also answers a repeated merge with that record, so a retry is safe there). Throws
+    /// <see cref="ConnectorValidationException"/> with the CRM's words when it refuses, transient errors when it is busy.
+    /// </summary>
+    Task<CrmMerge> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken);
 }
+
+/// <param name="RecordId">The CRM id of the merged record: the survivor's, or a new id where the CRM makes one.</param>
+public sealed record CrmMerge(string RecordId, CrmUsage Usage);
 
 /// <summary>The outcome of a push: one result per record, and what it cost.</summary>
 public sealed record CrmUpsertResult(IReadOnlyList<CrmRecordResult> Records, CrmUsage Usage);

@@ -414,6 +414,68 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoHubSpotContactsOfOnePerson_AreMergedWhenAnOrderJoinsTheirProfiles_AndTheLedgerFollowsTheNewContact()
+    {
+        await _scenario.DisposeAsync();
+        _scenario = await PipelineScenario.StartAsync(people: 60, shopifyOrders: 100, youzanOrders: 80, allCrms: true);
+        _scenario.Fxiaoke!.CallsPerWindow = 100_000;
+        var hubspot = _scenario.HubSpot!;
+        var shop = _scenario.Shop;
+        // Phase 1: five Shopify customers also checked out once as guests under a second email: two profiles, and in
+        // HubSpot (which matches on email) two contacts each.
+        var customers = shop.Customers.Take(5).ToList();
+        var guestOrders = customers.Select(c => shop.AddOrder(null, DateTimeOffset.UtcNow.AddDays(-3),
+            [new Hub.Sandbox.Shopify.ShopifyLine { Sku = "SKU-100", Title = "Tea", Quantity = 1, Price = 20m }],
+            $"second.{PipelineScenario.IndexOfEmail(c.Email!)}@othermail.cn")).ToList();
+        await using var h = Harness(v => v["Hub:Connectors:Fxiaoke:CallsPerWindow"] = "100000");
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        var before = hubspot.Contacts.Count;
+        Assert.All(guestOrders, o => Assert.Contains(hubspot.Contacts, c => c.Value<string>("email") == o.Email));
+
+        // Phase 2: each customer signs in, and Shopify attaches the guest order to the account; Reconcile reads it.
+        for (var i = 0; i < customers.Count; i++)
+        {
+            var customerId = customers[i].Id;
+            shop.UpdateOrder(guestOrders[i].Id, o => o.CustomerId = customerId);
+        }
+
+        await driver.InvokeTimerAsync(Reconcile.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        var merges = hubspot.Requests.Count(r => r.Path.EndsWith("/contacts/merge", StringComparison.Ordinal));
+        Assert.Equal(customers.Count, merges);
+        Assert.True(before - merges == hubspot.Contacts.Count, $"{before} before, {merges} merges, {hubspot.Contacts.Count} now: " + string.Join(" | ", hubspot.Contacts.Select(c => $"{c["id"]} {c["email"]} [{c["hs_additional_emails"]}] {c["hub_profile_id"]} {c["hub_order_count"]}"))); // each merge left one contact of two
+        var expected = _scenario.ExpectedOrderCounts();
+        var byPerson = hubspot.Contacts.GroupBy(c => PipelineScenario.IndexOfEmail(c.Value<string>("email")!)).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.All(byPerson, p => Assert.Single(p.Value));
+        foreach (var customer in customers)
+        {
+            var contact = byPerson[PipelineScenario.IndexOfEmail(customer.Email!)][0];
+            var emails = new[] { contact.Value<string>("email") }.Concat((contact.Value<string>("hs_additional_emails") ?? "").Split(';')).ToHashSet();
+            Assert.Superset(new HashSet<string?> { customer.Email!.ToLowerInvariant(), $"second.{PipelineScenario.IndexOfEmail(customer.Email!)}@othermail.cn" }, emails);
+            Assert.Equal(expected[PipelineScenario.IndexOfEmail(customer.Email!)], contact.Value<int>("hub_order_count"));
+        }
+
+        // Every HubSpot binding in the Ledger names a contact that exists: the survivors follow their new contacts.
+        var ledger = await (await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Ledger, default))
+            .QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).Where(r => r.RowKey.StartsWith("hubspot|", StringComparison.Ordinal) && !r.RowKey.EndsWith(PushStore.LeaseSuffix, StringComparison.Ordinal)).ToListAsync();
+        Assert.Equal(hubspot.Contacts.Select(c => c.Value<string>("id")).Order(), ledger.Select(r => r.GetString("CrmId")).Order());
+        var runs = await h.Runs.RecentAsync(h.Tenant, 200, default);
+        Assert.True(runs.Where(r => r.Kind == "push").Sum(r => r.Merged) >= merges);
+
+        // Settled: the next Reconcile calls HubSpot for nothing.
+        var calls = hubspot.Requests.Count;
+        await driver.InvokeTimerAsync(Reconcile.Name);
+        await driver.RunAsync();
+        Assert.Equal(calls, hubspot.Requests.Count);
+    }
+
+    [Fact]
     public async Task EveryCrmAndModule_AcceptsWhatThePipelineSends_HubSpot_FxiaokeContactAndAccount_Zoho()
     {
         await _scenario.DisposeAsync();

@@ -124,6 +124,24 @@ public class IdentityTests
     }
 
     [Fact]
+    public void AnAccountWithTwoEmailsByItsId_StillJoinsAGuestOrderUnderOneOfThem_ButNotAThirdEmailByPhone()
+    {
+        var r = Resolve([
+            Build.Member("shopify", "s1", "7", email: "li.wei@shop.cn", phone: "+8613912345678", ids: ("shopify_customer_id", "7")),
+        ], [
+            Build.Order("shopify", "s1", "o1", 20, Build.Now.AddDays(-3), email: "wei.li@mail.cn", ids: ("shopify_customer_id", "7")),
+            Build.Order("shopify", "s1", "o2", 30, Build.Now.AddDays(-2), email: "li.wei@shop.cn"),
+            Build.Order("shopify", "s1", "o3", 40, Build.Now.AddDays(-1), email: "other@family.cn", phone: "+8613912345678"),
+        ]);
+
+        Assert.Equal(2, r.Profiles.Count);
+        var account = Assert.Single(r.Profiles, p => p.RecordKeys.Count == 3); // the account, the order under its id, the guest order
+        Assert.Equal(["li.wei@shop.cn", "wei.li@mail.cn"], account.Emails);
+        Assert.DoesNotContain("o:shopify:s1:o3", account.RecordKeys);
+        Assert.NotEmpty(r.RefusedJoins); // the phone would have brought a third email
+    }
+
+    [Fact]
     public void NewRecordLinkingTwoProfiles_MergesThem_WithAStableSurvivor()
     {
         var first = Resolve([

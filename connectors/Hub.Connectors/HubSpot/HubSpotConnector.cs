@@ -15,14 +15,15 @@ namespace Hub.Connectors.HubSpot;
 /// Hub's own custom properties (never the built-in <c>lifecyclestage</c>, which only moves forward); the Hub's tags
 /// are the multi-checkbox property <c>hub_tags</c>, which the Hub owns whole. A 207 answer is read record by record;
 /// a batch HubSpot refuses whole (400 VALIDATION_ERROR for one bad input) is split in halves until the bad records
-/// stand alone, so one bad email never blocks 99 good ones.
+/// stand alone, so one bad email never blocks 99 good ones. Two contacts the Hub finds to be one customer are merged
+/// with HubSpot's merge API, which makes a new contact with a new id (the old ids become its aliases).
 /// </summary>
 public sealed class HubSpotConnector(
     IHubSpotApi api,
     IHubSpotOAuthApi oauth,
     IOptions<HubSpotOptions> options,
     TimeProvider clock,
-    ILogger<HubSpotConnector> logger) : ICrmConnector, IOAuthInstaller
+    ILogger<HubSpotConnector> logger) : ICrmConnector, ICrmMerger, IOAuthInstaller
 {
     public const string Id = "hubspot";
     public const int MaxInputs = 100;
@@ -175,6 +176,51 @@ public sealed class HubSpotConnector(
         // A record HubSpot said nothing about is not lost: it is pending and goes out again.
         results.AddRange(chunk.Where(r => !done.Contains(r.ProfileId))
             .Select(r => new CrmRecordResult(r.ProfileId, CrmOutcome.Transient, Code: "NO_RESULT", Message: "HubSpot returned no result for this contact.")));
+    }
+
+    /// <summary>
+    /// Merge two contacts (<c>POST /crm/v3/objects/contacts/merge</c>): the survivor is the primary, whose values win;
+    /// HubSpot keeps the duplicate's values where the primary has none and its email as an additional email, and
+    /// answers with the merged contact, which has a new id. A merge HubSpot refuses is checked once: when both old
+    /// ids already lead to one contact (a retry of a merge that went through, since old ids are aliases of the merged
+    /// contact), that contact is the answer; otherwise HubSpot's own words are thrown.
+    /// </summary>
+    public async Task<CrmMerge> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken)
+    {
+        var calls = 1;
+        var body = new JObject { ["primaryObjectId"] = survivorId, ["objectIdToMerge"] = duplicateId };
+        using var response = await SendAsync(connection, token => api.MergeAsync(Options.ApiBaseUrl, module, token, body, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode && response.Json()?.Value<string>("id") is { } merged)
+        {
+            return new CrmMerge(merged, new CrmUsage(calls, calls, null));
+        }
+
+        var failure = Failure(response);
+        if (failure is ConnectorValidationException)
+        {
+            var survivor = await CurrentIdAsync(connection, module, survivorId, cancellationToken).ConfigureAwait(false);
+            var duplicate = await CurrentIdAsync(connection, module, duplicateId, cancellationToken).ConfigureAwait(false);
+            calls += 2;
+            if (survivor is not null && survivor == duplicate)
+            {
+                logger.LogInformation("HubSpot contacts {Survivor} and {Duplicate} were already merged into {Merged}", survivorId, duplicateId, survivor);
+                return new CrmMerge(survivor, new CrmUsage(calls, calls, null));
+            }
+        }
+
+        throw failure;
+    }
+
+    /// <summary>The id a record id leads to now (itself, or the contact it was merged into), or null when HubSpot knows none.</summary>
+    private async Task<string?> CurrentIdAsync(ConnectionContext connection, string module, string id, CancellationToken ct)
+    {
+        using var response = await SendAsync(connection, token => api.GetAsync(Options.ApiBaseUrl, module, id, token, ct), ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        return response.IsSuccessStatusCode ? response.Json()?.Value<string>("id") : throw Failure(response);
     }
 
     private JObject Input(CrmUpsertBatch batch, CrmRecord record)

@@ -19,6 +19,28 @@ public interface IHubSpotApi
         [Body] JObject body,
         CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <c>POST /crm/v3/objects/{objectType}/merge</c> with <c>primaryObjectId</c> and <c>objectIdToMerge</c>: 200 with the
+    /// merged record, which has a new id (both old ids become aliases of it).
+    /// https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
+    /// </summary>
+    [Post("/crm/v3/objects/{objectType}/merge")]
+    Task<IApiResponse<JObject>> MergeAsync(
+        [Property(PerRequestBaseAddressHandler.Key)] string baseUrl,
+        string objectType,
+        [Header("Authorization")] string authorization,
+        [Body] JObject body,
+        CancellationToken cancellationToken);
+
+    /// <summary><c>GET /crm/v3/objects/{objectType}/{id}</c>: the record, or the record it was merged into (an old id is an alias).</summary>
+    [Get("/crm/v3/objects/{objectType}/{id}?properties=email")]
+    Task<IApiResponse<JObject>> GetAsync(
+        [Property(PerRequestBaseAddressHandler.Key)] string baseUrl,
+        string objectType,
+        string id,
+        [Header("Authorization")] string authorization,
+        CancellationToken cancellationToken);
+
     /// <summary><c>GET /crm/v3/properties/{objectType}</c>: every property, custom ones included.</summary>
     [Get("/crm/v3/properties/{objectType}")]
     Task<IApiResponse<JObject>> ListPropertiesAsync(

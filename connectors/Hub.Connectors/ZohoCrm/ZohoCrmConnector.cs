@@ -303,7 +303,7 @@ public sealed class ZohoCrmConnector(
     /// the duplicate is deleted. Zoho may run a merge at once (SUCCESS) or schedule it (SCHEDULED with a job id); both
     /// count as done here, since the duplicate is gone either way once the job runs.
     /// </summary>
-    public async Task<CrmUsage> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken)
+    public async Task<CrmMerge> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken)
     {
         var usage = new Usage();
         var body = new JObject { ["merge"] = new JArray(new JObject { ["data"] = new JArray(new JObject { ["id"] = duplicateId }) }) };
@@ -311,7 +311,7 @@ public sealed class ZohoCrmConnector(
         var item = (response.Json()?["merge"] as JArray)?.FirstOrDefault() as JObject;
         if (item?.Value<string>("status") == "success" || item?.Value<string>("code") is "SUCCESS" or "SCHEDULED")
         {
-            return new CrmUsage(usage.Calls, usage.Calls, usage.Remaining);
+            return new CrmMerge(survivorId, new CrmUsage(usage.Calls, usage.Calls, usage.Remaining)); // the master keeps its id
         }
 
         if (response.Status() is 429 or >= 500 or 0)

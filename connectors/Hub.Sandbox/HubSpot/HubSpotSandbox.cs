@@ -15,12 +15,16 @@ namespace Hub.Sandbox.HubSpot;
 /// each result, 200 or 207 with <c>errors[]</c>, or the whole batch refused with 400 as HubSpot often does),
 /// <c>batch/create</c> answering 409 "Contact already exists. Existing ID", the 10-second and daily limits with the
 /// <c>X-HubSpot-RateLimit-*</c> headers and 429 bodies naming the policy, private-app tokens and expiring OAuth tokens.
+/// Merging two contacts works as HubSpot's changelog of 2024 describes it: a new contact with a new id, the primary's
+/// values winning and the other's filling its blanks, the other's email kept in <c>hs_additional_emails</c> (by which
+/// an upsert still finds the contact), and both old ids aliases of the new one when read.
 /// Point the connector at it with <c>Hub:Connectors:HubSpot:ApiBaseUrl = {BaseUrl}</c>.
 /// </summary>
 public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : SandboxServer(clock)
 {
     private readonly object _gate = new();
     private readonly Dictionary<long, JObject> _contacts = [];
+    private readonly Dictionary<long, long> _mergedInto = []; // an old id → the contact a merge made of it
     private readonly ConcurrentDictionary<string, DateTimeOffset?> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _refreshTokens = new(StringComparer.Ordinal);
     private readonly Queue<DateTimeOffset> _window = new();
@@ -128,6 +132,8 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         app.MapPost("/crm/v3/objects/contacts/batch/upsert", (HttpContext c) => Guarded(c, BatchUpsertAsync));
         app.MapPost("/crm/v3/objects/contacts/batch/create", (HttpContext c) => Guarded(c, BatchCreateAsync));
         app.MapGet("/crm/v3/objects/contacts", (HttpContext c) => Guarded(c, ctx => Write(ctx, 200, new JObject { ["results"] = new JArray(Contacts.Take(1)) })));
+        app.MapGet("/crm/v3/objects/contacts/{id}", (HttpContext c, string id) => Guarded(c, ctx => GetAsync(ctx, id)));
+        app.MapPost("/crm/v3/objects/contacts/merge", (HttpContext c) => Guarded(c, MergeAsync));
         app.MapGet("/crm/v3/properties/contacts", (HttpContext c) => Guarded(c, ctx => Write(ctx, 200, new JObject { ["results"] = new JArray(Properties.Values) })));
         app.MapPost("/oauth/v1/token", TokenAsync);
         app.MapGet("/oauth/authorize", Authorize);
@@ -249,7 +255,7 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         {
             foreach (var (_, email, properties) in valid)
             {
-                var existing = _contacts.Values.FirstOrDefault(c => string.Equals(c.Value<string>("email"), email, StringComparison.OrdinalIgnoreCase));
+                var existing = FindByEmail(email);
                 var isNew = existing is null;
                 if (existing is null)
                 {
@@ -257,9 +263,22 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
                     _contacts[_nextId] = existing;
                 }
 
+                var former = existing.Value<string>("email");
                 foreach (var (name, value) in properties)
                 {
                     existing[name] = value;
+                }
+
+                // Found by an additional email: that email becomes the primary one, the former primary an additional one.
+                var additional = Emails(existing.Value<string>("hs_additional_emails")).Where(e => !string.Equals(e, email, StringComparison.OrdinalIgnoreCase)).ToList();
+                if (!string.IsNullOrEmpty(former) && !string.Equals(former, email, StringComparison.OrdinalIgnoreCase))
+                {
+                    additional.Add(former);
+                }
+
+                if (additional.Count > 0 || existing["hs_additional_emails"] is not null)
+                {
+                    existing["hs_additional_emails"] = string.Join(';', additional);
                 }
 
                 existing["email"] = email.ToLowerInvariant();
@@ -291,8 +310,7 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
         {
             foreach (var input in inputs)
             {
-                var email = input["properties"]?.Value<string>("email");
-                var existing = _contacts.Values.FirstOrDefault(c => string.Equals(c.Value<string>("email"), email, StringComparison.OrdinalIgnoreCase));
+                var existing = FindByEmail(input["properties"]?.Value<string>("email"));
                 if (existing is not null)
                 {
                     context.Items["conflict"] = existing.Value<string>("id");
@@ -309,6 +327,138 @@ public sealed partial class HubSpotSandbox(TimeProvider? clock = null) : Sandbox
 
         await Write(context, 400, new JObject { ["status"] = "error", ["message"] = "The Hub sandbox serves batch/create only to show its conflict; use batch/upsert.", ["category"] = "VALIDATION_ERROR" });
     }
+
+    /// <summary>The contact whose email or one of whose additional emails this is (caller holds the lock).</summary>
+    private JObject? FindByEmail(string? email) => string.IsNullOrEmpty(email) ? null : _contacts.Values.FirstOrDefault(c =>
+        string.Equals(c.Value<string>("email"), email, StringComparison.OrdinalIgnoreCase) ||
+        Emails(c.Value<string>("hs_additional_emails")).Contains(email, StringComparer.OrdinalIgnoreCase));
+
+    private static IEnumerable<string> Emails(string? list) => (list ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>An id, or the contact it was merged into (caller holds the lock).</summary>
+    private JObject? Resolve(string? id)
+    {
+        if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var key))
+        {
+            return null;
+        }
+
+        while (_mergedInto.TryGetValue(key, out var next))
+        {
+            key = next;
+        }
+
+        return _contacts.GetValueOrDefault(key);
+    }
+
+    private Task GetAsync(HttpContext context, string id)
+    {
+        JObject? contact;
+        lock (_gate)
+        {
+            contact = Resolve(id) is { } c ? Shown(c) : null;
+        }
+
+        return contact is null
+            ? Write(context, 404, new JObject { ["status"] = "error", ["message"] = "Object not found.  objectId are usually numeric.", ["category"] = "OBJECT_NOT_FOUND", ["correlationId"] = Guid.NewGuid().ToString() })
+            : Write(context, 200, contact);
+    }
+
+    /// <summary>
+    /// <c>POST /crm/v3/objects/contacts/merge</c>: a new contact from the two, with a new id; the primary's values win.
+    /// Two ids that already lead to one contact (a merge made twice) are refused with 400, as merging a contact
+    /// with itself is; an unknown id gives 404 OBJECT_NOT_FOUND.
+    /// </summary>
+    private async Task MergeAsync(HttpContext context)
+    {
+        JObject body;
+        try
+        {
+            body = JObject.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync(context.RequestAborted));
+        }
+        catch (JsonException ex)
+        {
+            await Write(context, 400, new JObject { ["status"] = "error", ["message"] = "Invalid input JSON: " + ex.Message, ["category"] = "VALIDATION_ERROR" });
+            return;
+        }
+
+        var primaryId = body.Value<string>("primaryObjectId");
+        var otherId = body.Value<string>("objectIdToMerge");
+        if (string.IsNullOrEmpty(primaryId) || string.IsNullOrEmpty(otherId))
+        {
+            await Write(context, 400, new JObject { ["status"] = "error", ["message"] = "primaryObjectId and objectIdToMerge are required.", ["category"] = "VALIDATION_ERROR" });
+            return;
+        }
+
+        JObject? answer = null;
+        string? problem = null;
+        var status = 200;
+        lock (_gate)
+        {
+            var primary = Resolve(primaryId);
+            var other = Resolve(otherId);
+            if (primary is null || other is null)
+            {
+                (status, problem) = (404, $"Object not found. {(primary is null ? primaryId : otherId)} is not a contact.");
+            }
+            else if (ReferenceEquals(primary, other))
+            {
+                (status, problem) = (400, $"Cannot merge contact {otherId} into {primaryId}: they are the same contact ({primary.Value<string>("id")}).");
+            }
+            else
+            {
+                answer = Shown(Merge(primary, other));
+            }
+        }
+
+        await (answer is not null
+            ? Write(context, 200, answer)
+            : Write(context, status, new JObject { ["status"] = "error", ["message"] = problem, ["category"] = status == 404 ? "OBJECT_NOT_FOUND" : "VALIDATION_ERROR", ["correlationId"] = Guid.NewGuid().ToString() }));
+    }
+
+    /// <summary>Makes the merged contact and retires the two (caller holds the lock).</summary>
+    private JObject Merge(JObject primary, JObject other)
+    {
+        var now = Clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var merged = new JObject { ["id"] = (++_nextId).ToString(CultureInfo.InvariantCulture) };
+        foreach (var source in new[] { other, primary })
+        {
+            foreach (var (name, value) in source)
+            {
+                if (name is not ("id" or "createdAt" or "updatedAt" or "hs_additional_emails" or "hs_merged_object_ids") && value is not null && value.ToString().Length > 0)
+                {
+                    merged[name] = value.DeepClone();
+                }
+            }
+        }
+
+        var email = merged.Value<string>("email");
+        merged["hs_additional_emails"] = string.Join(';', new[] { other.Value<string>("email"), primary.Value<string>("email") }
+            .Concat(Emails(primary.Value<string>("hs_additional_emails"))).Concat(Emails(other.Value<string>("hs_additional_emails")))
+            .Where(e => !string.IsNullOrEmpty(e) && !string.Equals(e, email, StringComparison.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase));
+        merged["hs_merged_object_ids"] = string.Join(';', new[] { primary, other }
+            .SelectMany(c => Emails(c.Value<string>("hs_merged_object_ids")).Append(c.Value<string>("id")!)));
+        merged["createdAt"] = string.CompareOrdinal(primary.Value<string>("createdAt"), other.Value<string>("createdAt")) <= 0 ? primary["createdAt"] : other["createdAt"];
+        merged["updatedAt"] = now;
+        foreach (var old in new[] { primary, other })
+        {
+            var id = long.Parse(old.Value<string>("id")!, CultureInfo.InvariantCulture);
+            _contacts.Remove(id);
+            _mergedInto[id] = _nextId;
+        }
+
+        _contacts[_nextId] = merged;
+        return merged;
+    }
+
+    private static JObject Shown(JObject contact) => new()
+    {
+        ["id"] = contact["id"],
+        ["properties"] = new JObject(contact.Properties().Where(p => p.Name is not "id" and not "createdAt" and not "updatedAt").Select(p => new JProperty(p.Name, p.Value.DeepClone()))),
+        ["createdAt"] = contact["createdAt"],
+        ["updatedAt"] = contact["updatedAt"],
+        ["archived"] = false,
+    };
 
     private async Task<List<JObject>?> InputsAsync(HttpContext context)
     {

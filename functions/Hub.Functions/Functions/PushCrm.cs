@@ -303,9 +303,10 @@ public sealed class PushCrm(
     /// <summary>
     /// Merge rows: a profile that had a CRM record was merged into a survivor. The survivor's record is kept (or, if
     /// the survivor has none yet, the first merged record becomes the survivor's), the other records are merged into
-    /// it (Zoho Merge Records: blanks filled from the duplicate, which is deleted), and the merged profiles' Ledger
-    /// rows go. This runs before the survivor's own upsert, which then finds the one record left. A CRM without a
-    /// merge API gets a Failures row naming both records, so a person can merge them.
+    /// it (Zoho Merge Records: blanks filled from the duplicate, which is deleted; HubSpot: a new merged contact, to
+    /// which the survivor's Ledger row is moved), and the merged profiles' Ledger rows go. This runs before the
+    /// survivor's own upsert, which then finds the one record left. A CRM without a merge API gets a Failures row
+    /// naming both records, so a person can merge them.
     /// </summary>
     private async Task MergeAsync(PushTarget target, ConnectionContext context, List<TableEntity> merges, RunEntity run, CancellationToken ct)
     {
@@ -360,10 +361,26 @@ public sealed class PushCrm(
 
             try
             {
-                var usage = await merger.MergeAsync(context, target.Module, keep, duplicate, ct);
+                var result = await merger.MergeAsync(context, target.Module, keep, duplicate, ct);
                 gone.Add(duplicate);
-                run.Calls += usage.Calls;
-                run.Credits += usage.Credits;
+                run.Calls += result.Usage.Calls;
+                run.Credits += result.Usage.Credits;
+                if (result.RecordId != keep)
+                {
+                    // HubSpot makes a new contact for every merge: the survivor's binding follows it, first, so a
+                    // failure after this line leaves the survivor bound to the record that exists.
+                    gone.Add(keep);
+                    var moved = new TableEntity(tenant, PushStore.Key(target.ConnectionId, target.Module, survivor))
+                    {
+                        ["CrmId"] = result.RecordId,
+                        ["Hash"] = ledger[survivor].GetString("Hash") ?? "",
+                        ["PushedAt"] = now,
+                        ["Action"] = "merged",
+                    };
+                    await push.WriteLedgerAsync(tenant, [moved], ct);
+                    ledger[survivor] = moved;
+                }
+
                 await push.DeleteLedgerAsync(tenant, target.ConnectionId, target.Module, mergedId, ct);
                 await push.CompleteAsync(row, ct);
                 run.Merged++;

@@ -103,11 +103,14 @@ public sealed class IdentityResolver(IdentityRules rules)
                 }
 
                 // A limit guards against joins by keys as weak as or weaker than its own type: a shared Shopify
-                // customer id (priority 1) still joins two emails, a shared phone (4) does not.
+                // customer id (priority 1) still joins two emails, a shared phone (4) does not. A join that brings no
+                // value the larger side lacks is no conflict: a guest order with the customer's email still joins
+                // a customer whose account (by its id) already holds a second email.
                 var va = Values(a);
                 var vb = Values(b);
                 var conflict = limited.FirstOrDefault(l => rules.Rule(l.Key)!.Priority <= rule.Priority &&
-                    va.TryGetValue(l.Key, out var sa) && vb.TryGetValue(l.Key, out var sb) && sa.Union(sb).Count() > l.Value);
+                    va.TryGetValue(l.Key, out var sa) && vb.TryGetValue(l.Key, out var sb) &&
+                    sa.Union(sb).Count() is var union && union > l.Value && union > Math.Max(sa.Count, sb.Count));
                 if (conflict.Key is not null)
                 {
                     refused.Add($"{Mask(key)} would join records with more than {conflict.Value} {conflict.Key} value(s): {records[first].Key} and {records[nodes[j]].Key} stay apart");

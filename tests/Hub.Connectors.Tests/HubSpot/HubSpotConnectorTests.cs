@@ -56,6 +56,39 @@ public sealed class HubSpotConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoContactsMerge_IntoANewContactThatAnUpsertByEitherEmailFinds_AndARepeatedMergeAnswersWithIt()
+    {
+        var merger = _services.GetRequiredKeyedService<ICrmMerger>("hubspot");
+        var first = (await _connector.UpsertAsync(Connection(), Batch(
+            Record(1, "li.wei@shop.cn"),
+            Record(2, "wei.li@mail.cn", new JObject { ["phone"] = "+8613912345678" })), CancellationToken.None)).Records.ToDictionary(r => r.ProfileId, r => r.CrmId!);
+
+        var merged = await merger.MergeAsync(Connection(), "contacts", first["p1"], first["p2"], CancellationToken.None);
+
+        // HubSpot makes a new contact: the primary's values, the blanks filled from the other, its email kept as an additional one.
+        Assert.DoesNotContain(merged.RecordId, first.Values);
+        var contact = Assert.Single(_sandbox.Contacts);
+        Assert.Equal(merged.RecordId, contact.Value<string>("id"));
+        Assert.Equal(("li.wei@shop.cn", "wei.li@mail.cn", "F1", "+8613912345678"),
+            (contact.Value<string>("email"), contact.Value<string>("hs_additional_emails"), contact.Value<string>("firstname"), contact.Value<string>("phone")));
+        Assert.Equal(1, merged.Usage.Calls);
+
+        // The answer was lost and the merge is sent again: HubSpot refuses it, both old ids lead to the merged contact.
+        var again = await merger.MergeAsync(Connection(), "contacts", first["p1"], first["p2"], CancellationToken.None);
+        Assert.Equal((merged.RecordId, 3), (again.RecordId, again.Usage.Calls));
+        Assert.Single(_sandbox.Contacts);
+
+        // The profile's email was the other one: the upsert finds the merged contact by it, and creates nothing.
+        var later = (await _connector.UpsertAsync(Connection(), Batch(Record(2, "wei.li@mail.cn")), CancellationToken.None)).Records.Single();
+        Assert.Equal((CrmOutcome.Updated, merged.RecordId), (later.Outcome, later.CrmId));
+        Assert.Single(_sandbox.Contacts);
+
+        // An id HubSpot does not know: its own words.
+        var refused = await Assert.ThrowsAsync<ConnectorValidationException>(() => merger.MergeAsync(Connection(), "contacts", merged.RecordId, "999999", CancellationToken.None));
+        Assert.Contains("OBJECT_NOT_FOUND", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DailyLimitReached_RecordsComeBackPendingAndTheCallIsNotRetried()
     {
         _sandbox.UseDailyQuota(_sandbox.DailyLimit);
