@@ -82,7 +82,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
             }
 
             var key = KeyOf(entity, sourceRef);
-            var version = Packed.Hash(raw);
+            var version = CanonicalVersion.Of(member is not null ? member : order!);
             if (!incoming.TryGetValue(key, out var seen) || IsNewer(sourceRef.VendorUpdatedAt, version, seen.Updated, seen.Version))
             {
                 incoming[key] = (raw, sourceRef.VendorUpdatedAt, version);
