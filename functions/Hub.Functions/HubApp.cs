@@ -54,10 +54,11 @@ public static class HubApp
         app.MapSetupApi();
         app.MapMappingsApi();
         app.MapOAuthApi();
-        app.MapGet("/api/health", () => Results.Text(new Newtonsoft.Json.Linq.JObject
+        app.MapGet("/api/health", (IngestQueue ingest, WebhookIntake intake) => Results.Text(new Newtonsoft.Json.Linq.JObject
         {
             ["status"] = "ok",
             ["tableOperations"] = TableOperations.Count,
+            ["webhooks"] = new Newtonsoft.Json.Linq.JObject { ["groups"] = intake.Counts.Flushes, ["events"] = intake.Counts.Items, ["ingestMessages"] = ingest.Sent.Messages },
             ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,
             ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
@@ -124,6 +125,7 @@ public static class HubApp
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();
         services.AddSingleton<IngestQueue>();
+        services.AddSingleton<WebhookIntake>();
         services.AddSingleton<HubAccess>();
 
         services.AddSingleton<ScheduleSync>();

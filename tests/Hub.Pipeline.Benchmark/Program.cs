@@ -186,6 +186,7 @@ for (var i = 0; i < total; i++)
 
 await Task.WhenAll(sends);
 var sorted = acks.Order().ToList();
+var grouped = JObject.Parse(await http.GetStringAsync("api/health"))["webhooks"]!;
 double Pct(List<double> list, double p) => list[Math.Clamp((int)Math.Ceiling(p * list.Count) - 1, 0, list.Count - 1)];
 
 // 4. Webhook to CRM: refund one guest order at a time and time until its buyer's contact shows it.
@@ -217,6 +218,7 @@ Console.WriteLine($"""
     | Zoho upsert calls per 100 changed profiles | {upserts * 100.0 / expected.Count:F2} ({upserts} calls, {expected.Count} contacts) |
     | Table Storage operations per order | {tableOps / (double)orders:F1} ({tableOps:N0} requests, batches count once) |
     | Webhook acknowledgement at {rate}/s for {seconds} s | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total} |
+    | Inbox transactions and ingest messages for those webhooks (grouped while one is under way) | {grouped.Value<long>("groups"):N0} groups of {grouped.Value<long>("events"):N0} events, {grouped.Value<long>("ingestMessages"):N0} ingest messages |
     | Webhook to CRM (20 refunds, one at a time) | p50 {Pct(latencies, 0.5):F0} ms, p95 {Pct(latencies, 0.95):F0} ms |
     | Handler peak working set | {peak / 1048576.0:F0} MiB |
     """);

@@ -30,88 +30,122 @@ public sealed class IngestEvent(
     public async Task<InvocationResult> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var message = invocation.Read<IngestMessage>("message");
-        if (string.IsNullOrEmpty(message.TenantId) || string.IsNullOrEmpty(message.InboxKey))
+        var keys = message.Keys;
+        if (string.IsNullOrEmpty(message.TenantId) || keys.Count == 0)
         {
-            throw new InvocationDecodingException("An ingest message needs tenantId and inboxKey.");
+            throw new InvocationDecodingException("An ingest message needs tenantId and inboxKey or inboxKeys.");
         }
 
         var result = new InvocationResult();
         var tenant = message.TenantId;
-        var evt = await inbox.GetAsync(tenant, message.InboxKey, cancellationToken);
-        if (evt is null || evt.Status != InboxStore.Received)
+        var toResolve = new List<string>();
+        var profiles = new List<string>();
+        var done = new List<(InboxEvent Event, string Status, string Note)>();
+        var byId = new Dictionary<string, ConnectionEntity?>(StringComparer.Ordinal);
+        foreach (var key in keys)
         {
-            result.Logs.Add($"Inbox event {message.InboxKey} is {evt?.Status ?? "gone"}: nothing to do.");
-            return result;
+            var evt = await inbox.GetAsync(tenant, key, cancellationToken);
+            if (evt is null || evt.Status != InboxStore.Received)
+            {
+                result.Logs.Add($"Inbox event {key} is {evt?.Status ?? "gone"}: nothing to do.");
+                continue;
+            }
+
+            if (!byId.TryGetValue(evt.ConnectionId, out var connection))
+            {
+                connection = await connections.GetAsync(tenant, evt.ConnectionId, cancellationToken);
+                byId[evt.ConnectionId] = connection;
+            }
+
+            if (connection is null)
+            {
+                done.Add((evt, "dropped", "connection removed"));
+                continue;
+            }
+
+            var note = await IngestAsync(tenant, evt, connection, toResolve, profiles, cancellationToken);
+            if (evt.Kind == WebhookEventKind.Upsert)
+            {
+                done.Add((evt, InboxStore.Ingested, note));
+            }
+            else
+            {
+                // Privacy topics and deletes are closed one by one, so a failure later in the message does not repeat them.
+                await inbox.MarkAsync(tenant, evt, InboxStore.Ingested, note, clock.GetUtcNow(), cancellationToken);
+            }
+
+            result.Logs.Add($"Ingested {evt.Topic} for {tenant}/{connection.RowKey}: {note}.");
         }
 
+        // Resolve messages go out with the result, after the events are closed; a failure before that redelivers
+        // the message, and the events still received are ingested again (newest version wins, so nothing doubles).
+        foreach (var chunk in ResolveMessage.Chunk(tenant, toResolve.Distinct(StringComparer.Ordinal).ToList()))
+        {
+            result.Send(ResolveOutput, chunk with { Live = true });
+        }
+
+        foreach (var chunk in profiles.Distinct(StringComparer.Ordinal).Chunk(ResolveMessage.MaxRecords))
+        {
+            result.Send(ResolveOutput, new ResolveMessage(tenant, [], chunk) { Live = true });
+        }
+
+        await inbox.MarkManyAsync(tenant, done, clock.GetUtcNow(), cancellationToken);
+        return result;
+    }
+
+    /// <summary>One event, the same way as a pulled page; returns the note the Inbox keeps.</summary>
+    private async Task<string> IngestAsync(string tenant, InboxEvent evt, ConnectionEntity connection, List<string> toResolve, List<string> profiles, CancellationToken cancellationToken)
+    {
         var now = clock.GetUtcNow();
-        var connection = await connections.GetAsync(tenant, evt.ConnectionId, cancellationToken);
-        if (connection is null)
-        {
-            await inbox.MarkAsync(tenant, evt, "dropped", "connection removed", now, cancellationToken);
-            return result;
-        }
-
         var platform = connection.ConnectorId;
         var entity = PullStream.EntityOf(evt.Stream ?? "orders");
         var region = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson).Value<string>("region");
-        string note;
         switch (evt.Kind)
         {
             case WebhookEventKind.Upsert:
             {
                 var ingest = await records.IngestAsync(tenant, platform, connection.RowKey, entity, evt.Records, await rules.ForTenantAsync(tenant, cancellationToken), region, now, cancellationToken);
-                Send(result, ResolveMessage.Chunk(tenant, ingest.ToResolve));
-                note = $"{ingest.Stored} stored, {ingest.Unchanged} unchanged, {ingest.Older} older, {ingest.Invalid.Count} invalid";
+                toResolve.AddRange(ingest.ToResolve);
                 if (ingest.Invalid.Count > 0)
                 {
                     logger.LogWarning("Webhook {Topic} of {Tenant}/{Connection}: {Invalid}", evt.Topic, tenant, connection.RowKey, ingest.Invalid[0]);
                 }
 
-                break;
+                return $"{ingest.Stored} stored, {ingest.Unchanged} unchanged, {ingest.Older} older, {ingest.Invalid.Count} invalid";
             }
 
             case WebhookEventKind.Delete:
             {
                 var keys = evt.Records.Select(r => VendorId(r)).OfType<string>().Select(id => RecordStore.KeyOf(entity, new SourceRef(platform, connection.RowKey, id, null))).ToList();
-                var profiles = await records.DeleteAsync(tenant, keys, cancellationToken);
-                Send(result, ResolveMessage.Chunk(tenant, [], profiles));
-                note = $"{keys.Count} deleted";
-                break;
+                profiles.AddRange(await records.DeleteAsync(tenant, keys, cancellationToken));
+                return $"{keys.Count} deleted";
             }
 
             case WebhookEventKind.CustomerRedact:
             {
                 var keys = CustomerKeys(evt, platform, connection.RowKey, "orders_to_redact");
-                var profiles = await records.RedactAsync(tenant, connection.RowKey, keys, cancellationToken);
-                Send(result, ResolveMessage.Chunk(tenant, [], profiles));
-                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased the customer's member and order records (kept as tombstones so no later read stores them again); profiles recomputed from what other records remain", keys.Count, profiles, now, cancellationToken);
-                note = $"redacted {keys.Count} record key(s)";
-                break;
+                var affected = await records.RedactAsync(tenant, connection.RowKey, keys, cancellationToken);
+                profiles.AddRange(affected);
+                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased the customer's member and order records (kept as tombstones so no later read stores them again); profiles recomputed from what other records remain", keys.Count, affected, now, cancellationToken);
+                return $"redacted {keys.Count} record key(s)";
             }
 
             case WebhookEventKind.ShopRedact:
             {
                 var keys = await records.KeysOfConnectionAsync(tenant, connection.RowKey, cancellationToken);
-                var profiles = await records.DeleteAsync(tenant, keys, cancellationToken);
-                foreach (var chunk in profiles.Chunk(ResolveMessage.MaxRecords))
-                {
-                    Send(result, ResolveMessage.Chunk(tenant, [], chunk));
-                }
-
-                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased every record of the shop; profiles recomputed", keys.Count, profiles, now, cancellationToken);
-                note = $"shop redacted: {keys.Count} record(s)";
-                break;
+                var affected = await records.DeleteAsync(tenant, keys, cancellationToken);
+                profiles.AddRange(affected);
+                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "erased every record of the shop; profiles recomputed", keys.Count, affected, now, cancellationToken);
+                return $"shop redacted: {keys.Count} record(s)";
             }
 
             case WebhookEventKind.CustomerDataRequest:
             {
                 var keys = CustomerKeys(evt, platform, connection.RowKey, "orders_requested");
                 var held = await records.GetManyAsync(tenant, keys, cancellationToken);
-                var profiles = held.Values.Select(h => h.ProfileId).OfType<string>().Distinct().ToList();
-                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "data request recorded: the merchant exports the listed profiles from the setup page", held.Count, profiles, now, cancellationToken);
-                note = $"data request: {held.Count} record(s) held";
-                break;
+                var requested = held.Values.Select(h => h.ProfileId).OfType<string>().Distinct().ToList();
+                await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "data request recorded: the merchant exports the listed profiles from the setup page", held.Count, requested, now, cancellationToken);
+                return $"data request: {held.Count} record(s) held";
             }
 
             case WebhookEventKind.Uninstalled:
@@ -119,25 +153,11 @@ public sealed class IngestEvent(
                 connection.Status = ConnectionStatus.Paused;
                 await connections.UpsertAsync(connection, cancellationToken);
                 await compliance.WriteAsync(tenant, connection.RowKey, evt.Topic, "app uninstalled: connection paused; data kept until shop/redact", 0, [], now, cancellationToken);
-                note = "uninstalled: connection paused";
-                break;
+                return "uninstalled: connection paused";
             }
 
             default:
-                note = "ignored";
-                break;
-        }
-
-        await inbox.MarkAsync(tenant, evt, InboxStore.Ingested, note, clock.GetUtcNow(), cancellationToken);
-        result.Logs.Add($"Ingested {evt.Topic} for {tenant}/{connection.RowKey}: {note}.");
-        return result;
-    }
-
-    private static void Send(InvocationResult result, IEnumerable<ResolveMessage> messages)
-    {
-        foreach (var message in messages)
-        {
-            result.Send(ResolveOutput, message with { Live = true });
+                return "ignored";
         }
     }
 

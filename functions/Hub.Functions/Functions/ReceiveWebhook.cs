@@ -13,7 +13,8 @@ namespace Hub.Functions.Functions;
 /// <c>POST /api/webhooks/{tenant}/{connection}</c> (function <c>ReceiveWebhook</c>, forwarded HTTP so the body arrives
 /// byte for byte). The route names the connection; its connector verifies the signature on the raw bytes (constant
 /// time) and parses the events; each event is added to the Inbox (a duplicate event adds nothing) and an <c>ingest</c>
-/// message is sent. The answer waits on nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
+/// message names it (deliveries arriving together share both: <see cref="WebhookIntake"/>). The answer waits on
+/// nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
 /// 401, a malformed one 400, an oversized one 413, an unknown connection 404, all as problem+json, and none of them
 /// writes anything. The connection row is kept in memory for <see cref="ConnectionCacheFor"/>: a burst of deliveries
 /// costs one Inbox write and one queue send each, not a connection read too (a pause or a rotated secret applies
@@ -35,10 +36,8 @@ public static class ReceiveWebhook
         HttpContext http,
         ConnectionStore connections,
         ConnectionContexts contexts,
-        InboxStore inbox,
-        IngestQueue ingest,
+        WebhookIntake intake,
         IServiceProvider services,
-        TimeProvider clock,
         IOptions<SyncOptions> options,
         IMemoryCache cache,
         ILoggerFactory loggers,
@@ -110,17 +109,11 @@ public static class ReceiveWebhook
             return Reply(batch);
         }
 
-        var now = clock.GetUtcNow();
-        foreach (var evt in batch.Events)
+        var share = body.Length / Math.Max(1, batch.Events.Count);
+        var outcomes = await Task.WhenAll(batch.Events.Select(evt => intake.AddAsync(tenant, connection, evt, share, ct)));
+        for (var i = 0; i < outcomes.Length; i++)
         {
-            var (added, status) = await inbox.AddAsync(tenant, connection, evt, now, ct);
-            if (added || status == InboxStore.Received)
-            {
-                // New, or a duplicate whose first delivery stored it but failed before its ingest message went out.
-                await ingest.SendAsync(new IngestMessage(tenant, connection, InboxStore.KeyOf(connection, evt.EventId)), ct);
-            }
-
-            logger.LogInformation("Webhook {Topic} for {Tenant}/{Connection}: {Outcome}", evt.Topic, tenant, connection, added ? "stored" : "duplicate");
+            logger.LogInformation("Webhook {Topic} for {Tenant}/{Connection}: {Outcome}", batch.Events[i].Topic, tenant, connection, outcomes[i].Added ? "stored" : "duplicate");
         }
 
         return Reply(batch);

@@ -24,8 +24,52 @@ public sealed class InboxStore(HubTables tables)
     public async Task<(bool Added, string Status)> AddAsync(string tenant, string connectionId, WebhookEvent evt, DateTimeOffset now, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Inbox, ct);
-        var key = KeyOf(connectionId, evt.EventId);
-        var row = new TableEntity(tenant, key)
+        var row = NewRow(tenant, connectionId, evt, now);
+        try
+        {
+            await table.AddEntityAsync(row, ct);
+            return (true, Received);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, row.RowKey, ["Status"], ct);
+            return (false, existing.HasValue ? existing.Value!.GetString("Status") ?? Received : Received);
+        }
+    }
+
+    /// <summary>
+    /// Stores several events of one connection (distinct event ids) in one transaction of the tenant's partition.
+    /// When one of them is there already the transaction adds nothing, and each is added on its own instead, so
+    /// every duplicate is still told apart. At most 100 events (a transaction's limit).
+    /// </summary>
+    public async Task<IReadOnlyList<(bool Added, string Status)>> AddManyAsync(string tenant, string connectionId, IReadOnlyList<WebhookEvent> events, DateTimeOffset now, CancellationToken ct)
+    {
+        if (events.Count <= 1)
+        {
+            return events.Count == 0 ? [] : [await AddAsync(tenant, connectionId, events[0], now, ct)];
+        }
+
+        var table = await tables.GetAsync(HubTables.Inbox, ct);
+        try
+        {
+            await table.SubmitTransactionAsync(events.Select(e => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, connectionId, e, now))).ToList(), ct);
+            return events.Select(_ => (true, Received)).ToList();
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            var results = new List<(bool, string)>(events.Count);
+            foreach (var e in events)
+            {
+                results.Add(await AddAsync(tenant, connectionId, e, now, ct));
+            }
+
+            return results;
+        }
+    }
+
+    private static TableEntity NewRow(string tenant, string connectionId, WebhookEvent evt, DateTimeOffset now)
+    {
+        var row = new TableEntity(tenant, KeyOf(connectionId, evt.EventId))
         {
             ["ConnectionId"] = connectionId,
             ["Topic"] = evt.Topic,
@@ -37,16 +81,7 @@ public sealed class InboxStore(HubTables tables)
             ["Deliveries"] = 1,
         };
         Packed.Write(row, "Records", new JArray(evt.Records));
-        try
-        {
-            await table.AddEntityAsync(row, ct);
-            return (true, Received);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409)
-        {
-            var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, ["Status"], ct);
-            return (false, existing.HasValue ? existing.Value!.GetString("Status") ?? Received : Received);
-        }
+        return row;
     }
 
     public async Task<InboxEvent?> GetAsync(string tenant, string key, CancellationToken ct)
@@ -78,18 +113,32 @@ public sealed class InboxStore(HubTables tables)
     public async Task MarkAsync(string tenant, InboxEvent evt, string status, string? note, DateTimeOffset now, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Inbox, ct);
-        await table.UpdateEntityAsync(new TableEntity(tenant, evt.Key)
-        {
-            ["ConnectionId"] = evt.ConnectionId,
-            ["Topic"] = evt.Topic,
-            ["Kind"] = evt.Kind.ToString(),
-            ["Stream"] = evt.Stream,
-            ["OccurredAt"] = evt.OccurredAt,
-            ["Status"] = status,
-            ["Note"] = note,
-            ["DoneAt"] = now,
-        }, ETag.All, TableUpdateMode.Replace, ct);
+        await table.UpdateEntityAsync(Closed(tenant, evt, status, note, now), ETag.All, TableUpdateMode.Replace, ct);
     }
+
+    /// <summary>Closes several events of one tenant, in transactions of up to 100 (one partition).</summary>
+    public async Task MarkManyAsync(string tenant, IReadOnlyList<(InboxEvent Event, string Status, string Note)> events, DateTimeOffset now, CancellationToken ct)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var table = await tables.GetAsync(HubTables.Inbox, ct);
+        await Packed.SubmitAsync(table, events.Select(e => new TableTransactionAction(TableTransactionActionType.UpdateReplace, Closed(tenant, e.Event, e.Status, e.Note, now), ETag.All)).ToList(), ct);
+    }
+
+    private static TableEntity Closed(string tenant, InboxEvent evt, string status, string? note, DateTimeOffset now) => new(tenant, evt.Key)
+    {
+        ["ConnectionId"] = evt.ConnectionId,
+        ["Topic"] = evt.Topic,
+        ["Kind"] = evt.Kind.ToString(),
+        ["Stream"] = evt.Stream,
+        ["OccurredAt"] = evt.OccurredAt,
+        ["Status"] = status,
+        ["Note"] = note,
+        ["DoneAt"] = now,
+    };
 
     /// <summary>Events received before <paramref name="before"/> and still not ingested (their ingest message was lost).</summary>
     public async Task<IReadOnlyList<(string Tenant, string Key, string ConnectionId)>> StuckAsync(DateTimeOffset before, int max, CancellationToken ct)

@@ -9,11 +9,14 @@ namespace Hub.Functions.Sync;
 /// function (it needs the raw body bytes for the signature), and a forwarded function can have no output binding, so
 /// it sends with the Storage SDK itself (ADR 0011). Base64, as the queue extension reads by default.
 /// Azure: <c>HubStorage__queueServiceUri</c> with the managed identity; locally the <c>HubStorage</c> connection string.
+/// One message names the Inbox events of one connection that <see cref="WebhookIntake"/> stored together.
 /// </summary>
 public sealed class IngestQueue
 {
     public const string QueueName = "ingest";
     private readonly Lazy<Task<QueueClient>> _client;
+    private long _messages;
+    private long _events;
 
     public IngestQueue(IConfiguration configuration)
     {
@@ -30,9 +33,20 @@ public sealed class IngestQueue
         });
     }
 
-    public async Task SendAsync(IngestMessage message, CancellationToken ct)
+    /// <summary>Messages sent and events they named, for /api/health.</summary>
+    public (long Messages, long Events) Sent => (Interlocked.Read(ref _messages), Interlocked.Read(ref _events));
+
+    public async Task SendAsync(string tenant, string connectionId, IReadOnlyList<string> inboxKeys, CancellationToken ct)
     {
         var client = await _client.Value;
-        await client.SendMessageAsync(JsonConvert.SerializeObject(message), ct);
+        foreach (var chunk in inboxKeys.Chunk(IngestMessage.MaxKeys))
+        {
+            var message = chunk.Length == 1
+                ? new IngestMessage(tenant, connectionId, chunk[0])
+                : new IngestMessage(tenant, connectionId, null) { InboxKeys = chunk };
+            await client.SendMessageAsync(JsonConvert.SerializeObject(message), ct);
+            Interlocked.Increment(ref _messages);
+            Interlocked.Add(ref _events, chunk.Length);
+        }
     }
 }

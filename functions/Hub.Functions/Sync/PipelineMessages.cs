@@ -51,8 +51,23 @@ public sealed record PushMessage(
     [property: JsonProperty("connectionId")] string ConnectionId,
     [property: JsonProperty("module")] string Module);
 
-/// <summary>Body of an <c>ingest</c> message: one event stored in the Inbox.</summary>
+/// <summary>
+/// Body of an <c>ingest</c> message: events stored in the Inbox, one (<c>inboxKey</c>, as Reconcile re-sends them) or
+/// several of one connection (<c>inboxKeys</c>, as <see cref="IngestQueue"/> groups deliveries that arrive together).
+/// </summary>
 public sealed record IngestMessage(
     [property: JsonProperty("tenantId")] string TenantId,
     [property: JsonProperty("connectionId")] string ConnectionId,
-    [property: JsonProperty("inboxKey")] string InboxKey);
+    [property: JsonProperty("inboxKey", NullValueHandling = NullValueHandling.Ignore)] string? InboxKey)
+{
+    /// <summary>Events per message: far below the 64 KB of a Storage queue message.</summary>
+    public const int MaxKeys = 100;
+
+    [JsonProperty("inboxKeys", NullValueHandling = NullValueHandling.Ignore)]
+    public IReadOnlyList<string>? InboxKeys { get; init; }
+
+    /// <summary>Every key the message names, each once.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Keys =>
+        (InboxKeys ?? []).Append(InboxKey).Where(k => !string.IsNullOrEmpty(k)).Select(k => k!).Distinct(StringComparer.Ordinal).ToList();
+}

@@ -1,0 +1,70 @@
+using Hub.Connectors;
+using Hub.Functions.State;
+
+namespace Hub.Functions.Sync;
+
+/// <summary>
+/// What ReceiveWebhook waits on before it answers: the event in the Inbox and an <c>ingest</c> message naming it.
+/// Deliveries of one connection that arrive while the previous ones are being stored share one Inbox transaction and
+/// one ingest message (<see cref="GroupCommit{TKey, TItem, TResult}"/>, ADR 0018). The answer still waits for both,
+/// so an acknowledged event is never only in memory. A delivery repeated within one group is a duplicate like any
+/// other: stored once, named once.
+/// </summary>
+public sealed class WebhookIntake
+{
+    /// <summary>Body bytes per group: a transaction carries at most 4 MiB, and Inbox rows hold the records packed.</summary>
+    public const long MaxGroupBytes = 2 * 1024 * 1024;
+
+    private readonly InboxStore _inbox;
+    private readonly IngestQueue _ingest;
+    private readonly TimeProvider _clock;
+    private readonly GroupCommit<(string Tenant, string Connection), (WebhookEvent Event, long Bytes), (bool Added, string Status)> _commit;
+
+    public WebhookIntake(InboxStore inbox, IngestQueue ingest, TimeProvider clock)
+    {
+        _inbox = inbox;
+        _ingest = ingest;
+        _clock = clock;
+        _commit = new(FlushAsync, IngestMessage.MaxKeys, item => item.Bytes, MaxGroupBytes);
+    }
+
+    /// <summary>Groups stored and events they held, for /api/health.</summary>
+    public (long Flushes, long Items) Counts => _commit.Counts;
+
+    /// <summary>Stores the event and sends its ingest message; false when it was there already, with its status.</summary>
+    public Task<(bool Added, string Status)> AddAsync(string tenant, string connectionId, WebhookEvent evt, long bytes, CancellationToken ct) =>
+        _commit.AddAsync((tenant, connectionId), (evt, bytes), ct);
+
+    private async Task<IReadOnlyList<(bool Added, string Status)>> FlushAsync((string Tenant, string Connection) id, IReadOnlyList<(WebhookEvent Event, long Bytes)> items)
+    {
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        var distinct = new List<WebhookEvent>();
+        var keys = new List<string>();
+        foreach (var (evt, _) in items)
+        {
+            var key = InboxStore.KeyOf(id.Connection, evt.EventId);
+            if (first.TryAdd(key, distinct.Count))
+            {
+                distinct.Add(evt);
+                keys.Add(key);
+            }
+        }
+
+        var stored = await _inbox.AddManyAsync(id.Tenant, id.Connection, distinct, _clock.GetUtcNow(), CancellationToken.None);
+
+        // New, or a duplicate whose first delivery was stored but failed before its ingest message went out.
+        var toIngest = keys.Where((_, i) => stored[i].Added || stored[i].Status == InboxStore.Received).ToList();
+        if (toIngest.Count > 0)
+        {
+            await _ingest.SendAsync(id.Tenant, id.Connection, toIngest, CancellationToken.None);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return items.Select(item =>
+        {
+            var key = InboxStore.KeyOf(id.Connection, item.Event.EventId);
+            var result = stored[first[key]];
+            return seen.Add(key) ? result : (false, result.Status);
+        }).ToList();
+    }
+}
