@@ -64,21 +64,14 @@ public sealed class IngestEvent(
             }
 
             var note = await IngestAsync(tenant, evt, connection, toResolve, profiles, cancellationToken);
-            if (evt.Kind == WebhookEventKind.Upsert)
-            {
-                done.Add((evt, InboxStore.Ingested, note));
-            }
-            else
-            {
-                // Privacy topics and deletes are closed one by one, so a failure later in the message does not repeat them.
-                await inbox.MarkAsync(tenant, evt, InboxStore.Ingested, note, clock.GetUtcNow(), cancellationToken);
-            }
-
+            done.Add((evt, InboxStore.Ingested, note));
             result.Logs.Add($"Ingested {evt.Topic} for {tenant}/{connection.RowKey}: {note}.");
         }
 
-        // Resolve messages go out with the result, after the events are closed; a failure before that redelivers
-        // the message, and the events still received are ingested again (newest version wins, so nothing doubles).
+        // Every event is closed at the end, and its resolve messages go out with the result. A failure anywhere
+        // before that redelivers the whole message and each event is taken again; upserts end unchanged (newest
+        // version wins). Deletes and privacy topics always come alone in their message (WebhookIntake), because a
+        // second run finds their records gone and could no longer name the profiles to recompute.
         foreach (var chunk in ResolveMessage.Chunk(tenant, toResolve.Distinct(StringComparer.Ordinal).ToList()))
         {
             result.Send(ResolveOutput, chunk with { Live = true });

@@ -107,16 +107,10 @@ public sealed class InboxStore(HubTables tables)
     }
 
     /// <summary>
-    /// Closes an event. The row keeps what dedupe and the audit need and drops the records: the vendor data lives in
-    /// Members/Orders from now on, where a redaction can find and erase it.
+    /// Closes events of one tenant, in transactions of up to 100 (one partition). Each row keeps what dedupe and the
+    /// audit need and drops the records: the vendor data lives in Members/Orders from now on, where a redaction can
+    /// find and erase it.
     /// </summary>
-    public async Task MarkAsync(string tenant, InboxEvent evt, string status, string? note, DateTimeOffset now, CancellationToken ct)
-    {
-        var table = await tables.GetAsync(HubTables.Inbox, ct);
-        await table.UpdateEntityAsync(Closed(tenant, evt, status, note, now), ETag.All, TableUpdateMode.Replace, ct);
-    }
-
-    /// <summary>Closes several events of one tenant, in transactions of up to 100 (one partition).</summary>
     public async Task MarkManyAsync(string tenant, IReadOnlyList<(InboxEvent Event, string Status, string Note)> events, DateTimeOffset now, CancellationToken ct)
     {
         if (events.Count == 0)

@@ -18,7 +18,7 @@ public sealed class WebhookIntake
     private readonly InboxStore _inbox;
     private readonly IngestQueue _ingest;
     private readonly TimeProvider _clock;
-    private readonly GroupCommit<(string Tenant, string Connection), (WebhookEvent Event, long Bytes), (bool Added, string Status)> _commit;
+    private readonly GroupCommit<(string Tenant, string Connection, string Lane), (WebhookEvent Event, long Bytes), (bool Added, string Status)> _commit;
 
     public WebhookIntake(InboxStore inbox, IngestQueue ingest, TimeProvider clock)
     {
@@ -31,11 +31,15 @@ public sealed class WebhookIntake
     /// <summary>Groups stored and events they held, for /api/health.</summary>
     public (long Flushes, long Items) Counts => _commit.Counts;
 
-    /// <summary>Stores the event and sends its ingest message; false when it was there already, with its status.</summary>
+    /// <summary>
+    /// Stores the event and sends its ingest message; false when it was there already, with its status. Only upserts
+    /// are grouped: a delete or a privacy topic goes alone, so its ingest (which erases records and names the
+    /// profiles to recompute) is never repeated because another event of its message failed.
+    /// </summary>
     public Task<(bool Added, string Status)> AddAsync(string tenant, string connectionId, WebhookEvent evt, long bytes, CancellationToken ct) =>
-        _commit.AddAsync((tenant, connectionId), (evt, bytes), ct);
+        _commit.AddAsync((tenant, connectionId, evt.Kind == WebhookEventKind.Upsert ? "" : Guid.NewGuid().ToString("N")), (evt, bytes), ct);
 
-    private async Task<IReadOnlyList<(bool Added, string Status)>> FlushAsync((string Tenant, string Connection) id, IReadOnlyList<(WebhookEvent Event, long Bytes)> items)
+    private async Task<IReadOnlyList<(bool Added, string Status)>> FlushAsync((string Tenant, string Connection, string Lane) id, IReadOnlyList<(WebhookEvent Event, long Bytes)> items)
     {
         var first = new Dictionary<string, int>(StringComparer.Ordinal);
         var distinct = new List<WebhookEvent>();
