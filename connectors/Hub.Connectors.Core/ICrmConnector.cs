@@ -61,7 +61,7 @@ public interface ICrmMerger
     /// <summary>
     /// Merges <paramref name="duplicateId"/> into <paramref name="survivorId"/> (the duplicate is gone afterwards) and
     /// returns the id of the record left: the survivor's in Zoho, a new one in HubSpot, which creates a new record for
-    /// every merge (HubSpot also answers a repeated merge with that record, so a retry is safe there). Throws
+    /// every merge (a repeated HubSpot merge is recognised by both old ids leading to that record, so a retry is safe). Throws
     /// <see cref="ConnectorValidationException"/> with the CRM's words when it refuses, transient errors when it is busy.
     /// </summary>
     Task<CrmMerge> MergeAsync(ConnectionContext connection, string module, string survivorId, string duplicateId, CancellationToken cancellationToken);

@@ -58,7 +58,7 @@ public static class HubApp
         {
             ["status"] = "ok",
             ["tableOperations"] = TableOperations.Count,
-            ["webhooks"] = new Newtonsoft.Json.Linq.JObject { ["groups"] = intake.Counts.Flushes, ["events"] = intake.Counts.Items, ["ingestMessages"] = ingest.Sent.Messages },
+            ["webhooks"] = new Newtonsoft.Json.Linq.JObject { ["groups"] = intake.Counts.Flushes, ["events"] = intake.Counts.Items, ["ingestMessages"] = ingest.MessagesSent },
             ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,
             ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,

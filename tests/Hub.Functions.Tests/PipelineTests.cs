@@ -36,6 +36,17 @@ public sealed class PipelineTests : IAsyncLifetime
         more?.Invoke(values);
     }, realClock: true);
 
+    /// <summary>Connects the sandboxes at the harness's clock set to now, and runs the scheduler's first sync to the end.</summary>
+    private async Task<PipelineDriver> BackfillAsync(SyncHarness h)
+    {
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        return driver;
+    }
+
     private async Task ConnectAsync(SyncHarness h)
     {
         var secrets = h.Services.GetRequiredService<ISecretStore>();
@@ -113,12 +124,7 @@ public sealed class PipelineTests : IAsyncLifetime
     public async Task Backfill_TwoOverlappingStores_OneContactPerPerson_ThenASecondSyncWritesNothing()
     {
         await using var h = Harness(v => v["Hub:Sync:ReconcileWindow"] = "200.00:00:00");
-        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
-        await ConnectAsync(h);
-        var driver = new PipelineDriver(h);
-
-        await driver.InvokeTimerAsync(ScheduleSync.Name);
-        await driver.RunAsync();
+        var driver = await BackfillAsync(h);
 
         Assert.Empty(driver.Errors);
         AssertOneContactPerPerson();
@@ -428,11 +434,7 @@ public sealed class PipelineTests : IAsyncLifetime
             [new Hub.Sandbox.Shopify.ShopifyLine { Sku = "SKU-100", Title = "Tea", Quantity = 1, Price = 20m }],
             $"second.{PipelineScenario.IndexOfEmail(c.Email!)}@othermail.cn")).ToList();
         await using var h = Harness(v => v["Hub:Connectors:Fxiaoke:CallsPerWindow"] = "100000");
-        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
-        await ConnectAsync(h);
-        var driver = new PipelineDriver(h);
-        await driver.InvokeTimerAsync(ScheduleSync.Name);
-        await driver.RunAsync();
+        var driver = await BackfillAsync(h);
         var before = hubspot.Contacts.Count;
         Assert.All(guestOrders, o => Assert.Contains(hubspot.Contacts, c => c.Value<string>("email") == o.Email));
 
@@ -483,12 +485,7 @@ public sealed class PipelineTests : IAsyncLifetime
         var fx = _scenario.Fxiaoke!;
         fx.CallsPerWindow = 100_000; // the pacing is the connector tests' business; here only the payloads matter
         await using var h = Harness(v => v["Hub:Connectors:Fxiaoke:CallsPerWindow"] = "100000");
-        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
-        await ConnectAsync(h);
-        var driver = new PipelineDriver(h);
-
-        await driver.InvokeTimerAsync(ScheduleSync.Name);
-        await driver.RunAsync();
+        var driver = await BackfillAsync(h);
 
         Assert.Empty(driver.Errors);
         AssertOneContactPerPerson();

@@ -41,7 +41,7 @@ public sealed class IngestEvent(
         var toResolve = new List<string>();
         var profiles = new List<string>();
         var done = new List<(InboxEvent Event, string Status, string Note)>();
-        var byId = new Dictionary<string, ConnectionEntity?>(StringComparer.Ordinal);
+        var byId = new Dictionary<string, (ConnectionEntity? Row, string? Region)>(StringComparer.Ordinal);
         foreach (var key in keys)
         {
             var evt = await inbox.GetAsync(tenant, key, cancellationToken);
@@ -51,19 +51,21 @@ public sealed class IngestEvent(
                 continue;
             }
 
-            if (!byId.TryGetValue(evt.ConnectionId, out var connection))
+            if (!byId.TryGetValue(evt.ConnectionId, out var found))
             {
-                connection = await connections.GetAsync(tenant, evt.ConnectionId, cancellationToken);
-                byId[evt.ConnectionId] = connection;
+                // Once per connection and message: its row and the region its settings name.
+                var row = await connections.GetAsync(tenant, evt.ConnectionId, cancellationToken);
+                found = (row, row is null ? null : JObject.Parse(string.IsNullOrWhiteSpace(row.SettingsJson) ? "{}" : row.SettingsJson).Value<string>("region"));
+                byId[evt.ConnectionId] = found;
             }
 
-            if (connection is null)
+            if (found.Row is not { } connection)
             {
                 done.Add((evt, "dropped", "connection removed"));
                 continue;
             }
 
-            var note = await IngestAsync(tenant, evt, connection, toResolve, profiles, cancellationToken);
+            var note = await IngestAsync(tenant, evt, connection, found.Region, toResolve, profiles, cancellationToken);
             done.Add((evt, InboxStore.Ingested, note));
             result.Logs.Add($"Ingested {evt.Topic} for {tenant}/{connection.RowKey}: {note}.");
         }
@@ -87,12 +89,11 @@ public sealed class IngestEvent(
     }
 
     /// <summary>One event, the same way as a pulled page; returns the note the Inbox keeps.</summary>
-    private async Task<string> IngestAsync(string tenant, InboxEvent evt, ConnectionEntity connection, List<string> toResolve, List<string> profiles, CancellationToken cancellationToken)
+    private async Task<string> IngestAsync(string tenant, InboxEvent evt, ConnectionEntity connection, string? region, List<string> toResolve, List<string> profiles, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var platform = connection.ConnectorId;
         var entity = PullStream.EntityOf(evt.Stream ?? "orders");
-        var region = JObject.Parse(string.IsNullOrWhiteSpace(connection.SettingsJson) ? "{}" : connection.SettingsJson).Value<string>("region");
         switch (evt.Kind)
         {
             case WebhookEventKind.Upsert:

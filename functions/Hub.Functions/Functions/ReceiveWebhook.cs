@@ -17,7 +17,7 @@ namespace Hub.Functions.Functions;
 /// nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
 /// 401, a malformed one 400, an oversized one 413, an unknown connection 404, all as problem+json, and none of them
 /// writes anything. The connection row is kept in memory for <see cref="ConnectionCacheFor"/>: a burst of deliveries
-/// costs one Inbox write and one queue send each, not a connection read too (a pause or a rotated secret applies
+/// costs no connection read per delivery (a pause or a rotated secret applies
 /// after at most that long; IngestEvent reads the connection again in any case).
 /// </summary>
 public static class ReceiveWebhook

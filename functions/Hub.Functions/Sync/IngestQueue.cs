@@ -16,7 +16,6 @@ public sealed class IngestQueue
     public const string QueueName = "ingest";
     private readonly Lazy<Task<QueueClient>> _client;
     private long _messages;
-    private long _events;
 
     public IngestQueue(IConfiguration configuration)
     {
@@ -33,8 +32,8 @@ public sealed class IngestQueue
         });
     }
 
-    /// <summary>Messages sent and events they named, for /api/health.</summary>
-    public (long Messages, long Events) Sent => (Interlocked.Read(ref _messages), Interlocked.Read(ref _events));
+    /// <summary>Messages sent, for /api/health (the events they named are <see cref="WebhookIntake.Counts"/>).</summary>
+    public long MessagesSent => Interlocked.Read(ref _messages);
 
     public async Task SendAsync(string tenant, string connectionId, IReadOnlyList<string> inboxKeys, CancellationToken ct)
     {
@@ -46,7 +45,6 @@ public sealed class IngestQueue
                 : new IngestMessage(tenant, connectionId, null) { InboxKeys = chunk };
             await client.SendMessageAsync(JsonConvert.SerializeObject(message), ct);
             Interlocked.Increment(ref _messages);
-            Interlocked.Add(ref _events, chunk.Length);
         }
     }
 }

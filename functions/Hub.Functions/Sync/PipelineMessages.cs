@@ -53,7 +53,7 @@ public sealed record PushMessage(
 
 /// <summary>
 /// Body of an <c>ingest</c> message: events stored in the Inbox, one (<c>inboxKey</c>, as Reconcile re-sends them) or
-/// several of one connection (<c>inboxKeys</c>, as <see cref="IngestQueue"/> groups deliveries that arrive together).
+/// several of one connection (<c>inboxKeys</c>, as <see cref="WebhookIntake"/> groups deliveries that arrive together).
 /// </summary>
 public sealed record IngestMessage(
     [property: JsonProperty("tenantId")] string TenantId,

@@ -44,14 +44,17 @@ public sealed class WebhookIntake
         var first = new Dictionary<string, int>(StringComparer.Ordinal);
         var distinct = new List<WebhookEvent>();
         var keys = new List<string>();
-        foreach (var (evt, _) in items)
+        var slots = new int[items.Count]; // each item's event among the distinct ones
+        for (var i = 0; i < items.Count; i++)
         {
-            var key = InboxStore.KeyOf(id.Connection, evt.EventId);
+            var key = InboxStore.KeyOf(id.Connection, items[i].Event.EventId);
             if (first.TryAdd(key, distinct.Count))
             {
-                distinct.Add(evt);
+                distinct.Add(items[i].Event);
                 keys.Add(key);
             }
+
+            slots[i] = first[key];
         }
 
         var stored = await _inbox.AddManyAsync(id.Tenant, id.Connection, distinct, _clock.GetUtcNow(), CancellationToken.None);
@@ -63,12 +66,16 @@ public sealed class WebhookIntake
             await _ingest.SendAsync(id.Tenant, id.Connection, toIngest, CancellationToken.None);
         }
 
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        return items.Select(item =>
+        // The first item of an event gets its outcome; a repeat of it within the group is a duplicate.
+        var told = new bool[distinct.Count];
+        var results = new (bool Added, string Status)[items.Count];
+        for (var i = 0; i < items.Count; i++)
         {
-            var key = InboxStore.KeyOf(id.Connection, item.Event.EventId);
-            var result = stored[first[key]];
-            return seen.Add(key) ? result : (false, result.Status);
-        }).ToList();
+            var slot = slots[i];
+            results[i] = told[slot] ? (false, stored[slot].Status) : stored[slot];
+            told[slot] = true;
+        }
+
+        return results;
     }
 }
