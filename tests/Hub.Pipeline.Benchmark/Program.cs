@@ -147,6 +147,7 @@ var upserts = scenario.Zoho.Requests.Count(r => r.Path.EndsWith("/upsert", Strin
 var health = JObject.Parse(await http.GetStringAsync("api/health"));
 var tableOps = health.Value<long>("tableOperations");
 Console.WriteLine($"resolve: {health["resolve"]}");
+Console.WriteLine($"table operations by kind: {health["tableOperationsByKind"]?.ToString(Newtonsoft.Json.Formatting.None)}");
 
 // 3. Webhook acknowledgement at a steady rate (signed orders/updated deliveries of unchanged orders, new event ids).
 var target = new Uri(host.BaseAddress, $"api/webhooks/{tenant}/demo-shopify");

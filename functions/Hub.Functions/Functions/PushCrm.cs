@@ -160,19 +160,37 @@ public sealed class PushCrm(
         var views = await graph.ViewsAsync(tenant, ids, ct);
         var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
         var evalContext = new EvalContext(now);
+        var payloads = new Dictionary<string, TargetPayload>(StringComparer.Ordinal);
+        foreach (var (id, view) in views)
+        {
+            payloads[id] = target.Rule.Map(view, evalContext);
+        }
+
+        // Open failures of the profiles that would be written: a payload the CRM refused waits for a fix and a replay
+        // (a replay forces), and a write that succeeds closes its failure. Rows the planner put in unchecked during a
+        // backfill (PushPlanner) are checked here.
+        var changedIds = due.Where(r => r.GetBoolean("Force") != true).Select(r => PushStore.ProfileOf(r.RowKey))
+            .Where(id => payloads.TryGetValue(id, out var p) && ledger.GetValueOrDefault(id)?.GetString("Hash") != p.Hash).ToList();
+        var failures = await push.ReadAsync(HubTables.Failures, tenant, target.ConnectionId, target.Module, due.Where(r => r.GetBoolean("Force") == true).Select(r => PushStore.ProfileOf(r.RowKey)).Concat(changedIds), ct);
         var send = new List<(TableEntity Pending, CrmRecord Record, TargetPayload Payload)>();
         var nothingToDo = new List<TableEntity>();
         foreach (var pending in due)
         {
             var id = PushStore.ProfileOf(pending.RowKey);
-            if (!views.TryGetValue(id, out var view))
+            if (!payloads.TryGetValue(id, out var payload))
             {
                 nothingToDo.Add(pending); // merged or removed since: its survivor has its own row
                 continue;
             }
 
-            var payload = target.Rule.Map(view, evalContext);
             var bound = ledger.GetValueOrDefault(id);
+            if (pending.GetBoolean("Force") != true && PushStore.StillRefused(failures.GetValueOrDefault(id), payload.Hash))
+            {
+                nothingToDo.Add(pending);
+                run.Unchanged++;
+                continue;
+            }
+
             if (!payload.IsValid)
             {
                 var issues = string.Join("; ", payload.Issues.Where(i => i.IsError).Select(i => $"{i.Field}: {i.Message}"));
@@ -293,7 +311,7 @@ public sealed class PushCrm(
             await push.EnqueueMergesAsync(tenant, target.ConnectionId, target.Module, merged.Select(m => (m.Value, m.Key)), ct);
             run.Retried += merged.Count;
         }
-        await push.CloseFailuresAsync(tenant, written.Select(w => w.Key).ToList(), now, ct);
+        await push.CloseFailuresAsync(tenant, written.Select(w => failures.GetValueOrDefault(PushStore.ProfileOf(w.Key))).OfType<TableEntity>(), now, ct);
         await push.CompleteManyAsync(written.Select(w => w.Pending).ToList(), ct);
 
         run.Records += send.Count;

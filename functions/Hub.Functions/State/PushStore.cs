@@ -252,19 +252,24 @@ public sealed class PushStore(HubTables tables)
         await table.UpsertEntityAsync(row, TableUpdateMode.Replace, ct);
     }
 
-    /// <summary>A later push of the profile succeeded: the failure is closed (kept for history).</summary>
-    public async Task CloseFailuresAsync(string tenant, IReadOnlyCollection<string> keys, DateTimeOffset now, CancellationToken ct)
-    {
-        if (keys.Count == 0)
-        {
-            return;
-        }
+    /// <summary>Whether a failure row is open for exactly this payload: the CRM refused it, and sending it again cannot help until a fix and a replay.</summary>
+    public static bool StillRefused(TableEntity? failure, string hash) =>
+        failure?.GetString("Status") == "open" && failure.GetString("Hash") == hash;
 
+    /// <summary>A later push of these profiles succeeded: their open failures (rows as read before the push) are closed and kept for history.</summary>
+    public async Task CloseFailuresAsync(string tenant, IEnumerable<TableEntity> failures, DateTimeOffset now, CancellationToken ct)
+    {
         var table = await tables.GetAsync(HubTables.Failures, ct);
-        var open = await Packed.ReadManyAsync(table, tenant, keys, ct, ["PartitionKey", "RowKey", "Status"]);
-        foreach (var row in open.Values.Where(r => r.GetString("Status") == "open"))
+        foreach (var row in failures.Where(r => r.GetString("Status") == "open"))
         {
-            await table.UpdateEntityAsync(new TableEntity(tenant, row.RowKey) { ["Status"] = "resolved", ["ResolvedAt"] = now }, row.ETag, TableUpdateMode.Merge, ct);
+            try
+            {
+                // Whatever happened to the row since it was read, the CRM has just accepted this profile.
+                await table.UpdateEntityAsync(new TableEntity(tenant, row.RowKey) { ["Status"] = "resolved", ["ResolvedAt"] = now }, ETag.All, TableUpdateMode.Merge, ct);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+            }
         }
     }
 

@@ -15,8 +15,14 @@ public sealed record PushTarget(ConnectionEntity Connection, ICrmConnector Conne
 /// Decides what goes to the CRMs: for each changed profile and each CRM target of the tenant, the target payload's
 /// hash is compared with the Ledger (what the CRM last accepted) and with an open failure of the same payload (which
 /// retrying cannot fix); only the rest enter the Pending outbox, and one <c>push</c> nudge per target is returned.
+/// <para>
+/// While a backfill holds the tenant's pushes (<see cref="BackfillHold"/>), profiles that no webhook changed enter the
+/// outbox without those two reads: a backfill plans each person once per batch that touched them, and their rows wait
+/// anyway. <c>PushCrm</c> compares every row with the Ledger and the open failures when it drains, so each person costs
+/// those reads once, when the backfill is done.
+/// </para>
 /// </summary>
-public sealed class PushPlanner(ConnectionStore connections, PushStore push, RulesProvider rules, IServiceProvider services, TimeProvider clock, ILogger<PushPlanner> logger)
+public sealed class PushPlanner(ConnectionStore connections, PushStore push, RulesProvider rules, BackfillHold hold, IServiceProvider services, TimeProvider clock, ILogger<PushPlanner> logger)
 {
     /// <summary>The tenant's CRM targets: each active CRM connection × its modules (settings <c>modules</c>, else every target rule of that CRM).</summary>
     public async Task<IReadOnlyList<PushTarget>> TargetsAsync(string tenant, CancellationToken ct, string? connectionId = null, bool includePaused = false)
@@ -75,7 +81,9 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
 
         var kicks = new List<PushMessage>();
         var ctx = new EvalContext(clock.GetUtcNow());
-        foreach (var target in await TargetsAsync(tenant, ct))
+        var targets = await TargetsAsync(tenant, ct);
+        var held = targets.Count > 0 && changed.Any(p => live?.Contains(p.Id) != true) && await hold.HoldsAsync(tenant, ct);
+        foreach (var target in targets)
         {
             if (removed.Count > 0)
             {
@@ -101,24 +109,23 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
                 continue;
             }
 
-            var ids = changed.Select(p => p.Id).ToList();
-            var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, ids, ct);
-            var failures = await push.ReadAsync(HubTables.Failures, tenant, target.ConnectionId, target.Module, ids, ct);
-            var items = new List<(string, string, bool, bool)>();
+            // Held rows go in unchecked (PushCrm checks them when it drains); the others are checked now, so an
+            // unchanged profile costs no outbox row and no push.
+            var items = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
+            var check = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
             foreach (var profile in changed)
             {
-                var hash = target.Rule.Map(profile.View, ctx).Hash;
-                if (ledger.TryGetValue(profile.Id, out var bound) && bound.GetString("Hash") == hash)
-                {
-                    continue; // the CRM already holds exactly this
-                }
+                var isLive = live?.Contains(profile.Id) == true;
+                (held && !isLive ? items : check).Add((profile.Id, target.Rule.Map(profile.View, ctx).Hash, false, isLive));
+            }
 
-                if (failures.TryGetValue(profile.Id, out var failed) && failed.GetString("Status") == "open" && failed.GetString("Hash") == hash)
-                {
-                    continue; // refused before with this very payload: waits for a fix and a replay
-                }
-
-                items.Add((profile.Id, hash, false, live?.Contains(profile.Id) == true));
+            if (check.Count > 0)
+            {
+                var ledger = await push.ReadAsync(HubTables.Ledger, tenant, target.ConnectionId, target.Module, check.Select(c => c.ProfileId), ct);
+                check.RemoveAll(c => ledger.TryGetValue(c.ProfileId, out var bound) && bound.GetString("Hash") == c.Hash); // the CRM already holds exactly this
+                var failures = check.Count == 0 ? [] : await push.ReadAsync(HubTables.Failures, tenant, target.ConnectionId, target.Module, check.Select(c => c.ProfileId), ct);
+                check.RemoveAll(c => PushStore.StillRefused(failures.GetValueOrDefault(c.ProfileId), c.Hash)); // waits for a fix and a replay
+                items.AddRange(check);
             }
 
             if (items.Count > 0)
