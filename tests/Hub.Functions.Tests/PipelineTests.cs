@@ -291,6 +291,78 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task IdentityRowsAGateHolderKept_ServeItsLaterBatches_WithTheETagsItsWritesGot_AndAStaleOneCostsOneRetry()
+    {
+        await using var h = Harness();
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+
+        // Every page is read and stored; nothing is resolved yet.
+        var driver = new PipelineDriver(h) { SetAside = (queue, _) => queue == "resolve" };
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        Assert.Empty(driver.Errors);
+        var tables = h.Services.GetRequiredService<HubTables>();
+        var keys = new List<string>();
+        foreach (var name in new[] { HubTables.Members, HubTables.Orders })
+        {
+            keys.AddRange(await (await tables.GetAsync(name, default)).QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant, select: ["RecordKey"]).Select(r => r.GetString("RecordKey")!).ToListAsync());
+        }
+
+        // One hold, three batches: the later batches meet people of the earlier ones, and their keys are updated (new
+        // keys of known people, merges) on the ETags the earlier writes answered, without a conflict.
+        var graph = h.Services.GetRequiredService<ProfileGraph>();
+        var held = new HeldIdentityRows(h.Tenant);
+        var exclusive = (CancellationToken _) => Task.FromResult(true);
+        foreach (var batch in keys.Order(StringComparer.Ordinal).Chunk((keys.Count / 3) + 1))
+        {
+            var outcome = await graph.ResolveAsync(h.Tenant, batch, [], default, null, exclusive, held);
+            Assert.Equal(1, outcome.Attempts);
+        }
+
+        Assert.True(held.Trusted);
+        Assert.True(held.Count > 0);
+        var identities = await (await tables.GetAsync(HubTables.Identities, default)).QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).ToListAsync();
+        var checkedRows = 0;
+        foreach (var row in identities)
+        {
+            if (held.TryGet(row.RowKey, out var kept))
+            {
+                Assert.NotNull(kept);
+                Assert.Equal(row.ETag, kept!.ETag);
+                Assert.Equal(row.GetString("Profiles"), kept.GetString("Profiles"));
+                checkedRows++;
+            }
+        }
+
+        Assert.True(checkedRows > identities.Count / 2, $"{checkedRows} of {identities.Count} identity rows held");
+
+        // A row the holder believes absent that is there (a resolution wrote it while the hold was broken): the write
+        // conflicts, the resolution reads everything again and is right, and nothing is trusted for the rest of the hold.
+        var record = (await h.Services.GetRequiredService<RecordStore>().GetManyAsync(h.Tenant, [keys[0]], default))[keys[0]];
+        var profileRow = (await (await tables.GetAsync(HubTables.Profiles, default)).GetEntityAsync<TableEntity>(h.Tenant, record.ProfileId)).Value;
+        var someKey = identities.First(r => r.RowKey == ProfileGraph.Strings(profileRow, "Keys").First());
+        var stale = new HeldIdentityRows(h.Tenant);
+        stale.Saw(someKey.RowKey, null);
+        var again = await graph.ResolveAsync(h.Tenant, [keys[0]], [], default, null, exclusive, stale);
+        Assert.Equal(2, again.Attempts);
+        Assert.False(stale.Trusted);
+        Assert.False(stale.TryGet(someKey.RowKey, out _));
+        Assert.Equal(record.ProfileId, again.Assignments[keys[0]]);
+
+        // A hold that cannot confirm it was unbroken reads everything again from its next batch on.
+        var broken = new HeldIdentityRows(h.Tenant);
+        await graph.ResolveAsync(h.Tenant, [keys[0]], [], default, null, _ => Task.FromResult(false), broken);
+        Assert.False(broken.Trusted);
+
+        // The set-aside resolve messages change nothing more; the pushes give one contact per person.
+        driver.Release();
+        await driver.RunAsync();
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+    }
+
+    [Fact]
     public async Task WhileABackfillReads_ItsProfilesWaitAndAWebhooksChangeDoesNot_ThenEachIsPushedWhenItEnds()
     {
         await using var h = Harness();

@@ -39,4 +39,29 @@ public class ResolveGateTests
         Assert.False(await second.ConfirmAsync(default)); // and it stays broken
         await second.DisposeAsync();
     }
+
+    [Fact]
+    public async Task AHolderWhoseHoldBroke_DisturbsTheHolderNow_SoThatOneCannotConfirmAnUnbrokenHoldEither()
+    {
+        await using var h = new SyncHarness();
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        var stalled = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(stalled);
+
+        // The first holder stalls past its lease; another resolution enters.
+        h.Clock.Advance(ResolveGate.Duration + TimeSpan.FromSeconds(1));
+        var now = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(now);
+        Assert.True(await now.ConfirmAsync(default));
+
+        // The stalled one learns it and disturbs the gate: the new holder's hold is no longer unbroken, the gate stays its.
+        Assert.False(await stalled.ConfirmAsync(default));
+        Assert.True(stalled.Broken);
+        await stalled.DisturbAsync(default);
+        Assert.False(await now.ConfirmAsync(default));
+        Assert.True(now.Broken);
+        Assert.True(await gate.IsTakenAsync(h.Tenant, default));
+        await stalled.DisposeAsync();
+        await now.DisposeAsync();
+    }
 }

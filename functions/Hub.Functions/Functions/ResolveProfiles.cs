@@ -64,6 +64,8 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         {
             await using (held)
             {
+                var heldRows = new HeldIdentityRows(tenant);
+                var disturbed = false;
                 while (true)
                 {
                     var own = ownRecords.Count + ownProfiles.Count;
@@ -78,8 +80,16 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
                     var watch = System.Diagnostics.Stopwatch.StartNew();
-                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync);
+                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync, heldRows);
                     var resolvedMs = watch.ElapsedMilliseconds;
+                    if (held.Broken && !disturbed)
+                    {
+                        disturbed = true;
+                        // This batch may have written while another resolution held the gate: that one must not go on
+                        // trusting the identity rows it kept.
+                        heldRows.Distrust();
+                        await held.DisturbAsync(cancellationToken);
+                    }
 
                     // What a webhook brought is pushed even while a backfill holds the rest.
                     var live = new HashSet<string>(taken.Live, StringComparer.Ordinal);

@@ -103,42 +103,41 @@ public static class Packed
         return sb.ToString();
     }
 
-    /// <summary>Runs writes in transactions of up to 100 actions (one partition each), the way Table Storage batches.</summary>
-    public static async Task SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken ct)
+    /// <summary>
+    /// Runs writes in transactions of up to 100 actions (one partition each), the way Table Storage batches. Returns
+    /// the ETag the table gave each action's row, in the order of the actions (null for a delete).
+    /// </summary>
+    public static async Task<IReadOnlyList<Azure.ETag?>> SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken ct)
     {
+        var etags = new List<Azure.ETag?>(actions.Count);
         for (var i = 0; i < actions.Count; i += 100)
         {
             var slice = actions.Skip(i).Take(100).ToList();
             if (slice.Count == 1)
             {
                 var a = slice[0];
-                switch (a.ActionType)
+                Azure.Response? response = a.ActionType switch
                 {
-                    case TableTransactionActionType.Add:
-                        await table.AddEntityAsync(a.Entity, ct);
-                        break;
-                    case TableTransactionActionType.UpdateReplace:
-                        await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Replace, ct);
-                        break;
-                    case TableTransactionActionType.UpdateMerge:
-                        await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Merge, ct);
-                        break;
-                    case TableTransactionActionType.UpsertReplace:
-                        await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Replace, ct);
-                        break;
-                    case TableTransactionActionType.UpsertMerge:
-                        await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Merge, ct);
-                        break;
-                    case TableTransactionActionType.Delete:
-                        await table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, a.ETag, ct);
-                        break;
-                }
+                    TableTransactionActionType.Add => await table.AddEntityAsync(a.Entity, ct),
+                    TableTransactionActionType.UpdateReplace => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Replace, ct),
+                    TableTransactionActionType.UpdateMerge => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Merge, ct),
+                    TableTransactionActionType.UpsertReplace => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Replace, ct),
+                    TableTransactionActionType.UpsertMerge => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Merge, ct),
+                    _ => await table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, a.ETag, ct),
+                };
+                etags.Add(a.ActionType == TableTransactionActionType.Delete ? null : response?.Headers.ETag);
             }
             else
             {
-                await table.SubmitTransactionAsync(slice, ct);
+                var responses = (await table.SubmitTransactionAsync(slice, ct)).Value;
+                for (var j = 0; j < slice.Count; j++)
+                {
+                    etags.Add(slice[j].ActionType == TableTransactionActionType.Delete || j >= responses.Count ? null : responses[j].Headers.ETag);
+                }
             }
         }
+
+        return etags;
     }
 
     /// <summary>

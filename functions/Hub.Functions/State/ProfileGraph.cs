@@ -42,8 +42,17 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// Asked after the writes: true when no other resolution of the tenant can have run meanwhile (the caller held the
     /// tenant's gate without a break), so the settle check, which reads every key of the component again, is skipped.
     /// </param>
-    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null)
+    /// <param name="heldRows">
+    /// Identity rows the caller's gate hold has read or written (<see cref="HeldIdentityRows"/>): used for the first
+    /// attempt and kept up to date; dropped for the rest of the hold after a conflict, a failed write or a broken hold.
+    /// </param>
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null, HeldIdentityRows? heldRows = null)
     {
+        if (heldRows is not null && heldRows.Tenant != tenant)
+        {
+            throw new ArgumentException($"Identity rows of tenant {heldRows.Tenant} cannot serve tenant {tenant}.", nameof(heldRows));
+        }
+
         ResolveCounters.Resolution(recordKeys.Count);
         // Profile ids this resolution has already written into keys: when an attempt fails between writing keys and
         // writing profiles, the next attempt must not wait for its own unfinished profiles as if another resolution
@@ -53,7 +62,12 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             try
             {
-                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, ct);
+                if (attempt > 1)
+                {
+                    heldRows?.Distrust(); // something changed under the last attempt: read everything again
+                }
+
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, heldRows, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
             {
@@ -68,7 +82,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, HeldIdentityRows? heldRows, CancellationToken ct)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
@@ -198,10 +212,26 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
             if (pendingKeys.Count > 0)
             {
-                var rows = await Packed.ReadManyAsync(identities, tenant, pendingKeys, ct);
+                var known = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
                 foreach (var hash in pendingKeys)
                 {
-                    var row = rows.GetValueOrDefault(hash);
+                    if (heldRows is not null && heldRows.TryGet(hash, out var held))
+                    {
+                        known[hash] = held;
+                    }
+                }
+
+                var rows = await Packed.ReadManyAsync(identities, tenant, pendingKeys.Where(h => !known.ContainsKey(h)), ct);
+                ResolveCounters.IdentityRows(pendingKeys.Count - known.Count, known.Count);
+                foreach (var hash in pendingKeys)
+                {
+                    TableEntity? row;
+                    if (!known.TryGetValue(hash, out row))
+                    {
+                        row = rows.GetValueOrDefault(hash);
+                        heldRows?.Saw(hash, row);
+                    }
+
                     idRows[hash] = row;
                     foreach (var id in Ids(row).Where(id => !profileRows.ContainsKey(id)))
                     {
@@ -304,7 +334,15 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             ownClaims.UnionWith(batch.Profiles.Select(p => p.Id).Where(id => profileRows.GetValueOrDefault(id) is null));
         }
 
-        await Packed.SubmitAsync(identities, keyActions, ct);
+        try
+        {
+            heldRows?.Wrote(keyActions, await Packed.SubmitAsync(identities, keyActions, ct));
+        }
+        catch
+        {
+            heldRows?.Distrust(); // some of the transactions may have landed
+            throw;
+        }
 
         // 2. Profiles: new or changed rows; merged ones point at their survivor; emptied ones go.
         var changed = new List<ResolvedProfile>();
@@ -423,6 +461,8 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             return new ResolveOutcome(changed, removed, merged, loaded.Count + cachedFrom.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments, (loadMs, buildMs, watch.ElapsedMilliseconds - loadMs - buildMs));
         }
 
+        // Not exclusive: another resolution may have written keys this one took from its held rows.
+        heldRows?.Distrust();
         ResolveCounters.SettleCheck();
         var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
         var keysMoved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);

@@ -171,6 +171,19 @@ public sealed class PushStore(HubTables tables)
         }
     }
 
+    /// <summary>Touches a lease row (any holder's) so that its holder's next renewal fails; the lease itself is left as it is.</summary>
+    public async Task DisturbLeaseAsync(string tenant, string rowKey, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        try
+        {
+            await table.UpdateEntityAsync(new TableEntity(tenant, rowKey) { ["DisturbedAt"] = now }, ETag.All, TableUpdateMode.Merge, ct);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+        }
+    }
+
     public async Task ReleaseLeaseAsync(TableEntity lease, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);

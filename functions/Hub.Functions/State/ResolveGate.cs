@@ -93,6 +93,16 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         /// </summary>
         public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(ct);
 
+        /// <summary>True once a renewal found the gate taken over: this holder may have written while another held it.</summary>
+        public bool Broken => _broken;
+
+        /// <summary>
+        /// Changes the gate row's ETag without taking the gate: whoever holds it now can no longer confirm an unbroken
+        /// hold, so it stops trusting the identity rows it kept (<see cref="HeldIdentityRows"/>) and checks its writes.
+        /// Called by a holder that wrote after its hold broke.
+        /// </summary>
+        public Task DisturbAsync(CancellationToken ct) => _gate.Push.DisturbLeaseAsync(_lease.PartitionKey, _lease.RowKey, _gate.Clock.GetUtcNow(), ct);
+
         public async ValueTask DisposeAsync()
         {
             await _stop.CancelAsync();
