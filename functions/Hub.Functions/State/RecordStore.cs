@@ -37,13 +37,18 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
     /// delivery stored some of the same records meanwhile (an ETag or insert conflict), the page is decided again
     /// from fresh reads, three times at most, before the invocation fails and the host redelivers it.
     /// </summary>
-    public async Task<IngestResult> IngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct)
+    /// <param name="expectNew">
+    /// True for a backfill's pages: records are added in transactions without reading first, and only a slice that
+    /// meets a stored record is read and decided one by one.
+    /// </param>
+    public async Task<IngestResult> IngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct, bool expectNew = false)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await TryIngestAsync(tenant, platform, connectionId, entity, records, rules, region, now, ct);
+                // A retry after a conflict reads everything: someone else is storing the same records.
+                return await TryIngestAsync(tenant, platform, connectionId, entity, records, rules, region, now, expectNew && attempt == 1, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 3)
             {
@@ -52,7 +57,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
         }
     }
 
-    private async Task<IngestResult> TryIngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, CancellationToken ct)
+    private async Task<IngestResult> TryIngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, bool expectNew, CancellationToken ct)
     {
         var source = rules.Sources.FirstOrDefault(s => s.Platform == platform && s.Entity == entity);
         if (source is null)
@@ -95,12 +100,36 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
         }
 
         var table = await tables.GetAsync(entity == "member" ? HubTables.Members : HubTables.Orders, ct);
-        var existing = await Packed.ReadManyAsync(table, tenant, incoming.Keys.Select(Packed.RowKey), ct, ["PartitionKey", "RowKey", "VendorUpdatedAt", "Version", "ResolvedVersion", "Redacted"]);
-        var actions = new List<TableTransactionAction>();
         var toResolve = new List<string>();
-        int unchanged = 0, older = 0, redacted = 0;
-        foreach (var (key, (raw, updated, version)) in incoming)
+        var added = 0;
+        var decide = incoming.Keys.ToList();
+        if (expectNew)
         {
+            // A first read of a store: nearly every record is new, so each slice of 100 is added in one transaction
+            // without reading first. A slice with a record already there (the transaction fails as a whole) is decided
+            // below from reads, like any other page; that costs one request per such slice.
+            decide.Clear();
+            foreach (var slice in incoming.Keys.Chunk(100))
+            {
+                try
+                {
+                    await Packed.SubmitAsync(table, slice.Select(k => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, k, platform, connectionId, region, incoming[k].Updated, incoming[k].Version, incoming[k].Raw))).ToList(), ct);
+                    toResolve.AddRange(slice);
+                    added += slice.Length;
+                }
+                catch (RequestFailedException ex) when (ex.Status == 409)
+                {
+                    decide.AddRange(slice);
+                }
+            }
+        }
+
+        var existing = await Packed.ReadManyAsync(table, tenant, decide.Select(Packed.RowKey), ct, ["PartitionKey", "RowKey", "VendorUpdatedAt", "Version", "ResolvedVersion", "Redacted"]);
+        var actions = new List<TableTransactionAction>();
+        int unchanged = 0, older = 0, redacted = 0;
+        foreach (var key in decide)
+        {
+            var (raw, updated, version) = incoming[key];
             if (existing.TryGetValue(Packed.RowKey(key), out var row) && row.GetBoolean("Redacted") == true)
             {
                 redacted++; // erased at the customer's request: a later read or webhook never brings it back
@@ -150,7 +179,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
             }
         }
 
-        return new IngestResult(toResolve, actions.Count, unchanged, older, invalid, redacted);
+        return new IngestResult(toResolve, added + actions.Count, unchanged, older, invalid, redacted);
     }
 
     private static TableEntity NewRow(string tenant, string key, string platform, string connectionId, string? region, DateTimeOffset? updated, string version, JToken raw)
