@@ -291,7 +291,7 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task IdentityRowsAGateHolderKept_ServeItsLaterBatches_WithTheETagsItsWritesGot_AndAStaleOneCostsOneRetry()
+    public async Task GraphRowsAGateHolderKept_ServeItsLaterBatches_WithTheETagsItsWritesGot_AndAStaleOneCostsOneRetry()
     {
         await using var h = Harness();
         h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
@@ -312,7 +312,7 @@ public sealed class PipelineTests : IAsyncLifetime
         // One hold, three batches: the later batches meet people of the earlier ones, and their keys are updated (new
         // keys of known people, merges) on the ETags the earlier writes answered, without a conflict.
         var graph = h.Services.GetRequiredService<ProfileGraph>();
-        var held = new HeldIdentityRows(h.Tenant);
+        var held = new HeldGraphRows(h.Tenant);
         var exclusive = (CancellationToken _) => Task.FromResult(true);
         foreach (var batch in keys.Order(StringComparer.Ordinal).Chunk((keys.Count / 3) + 1))
         {
@@ -326,7 +326,7 @@ public sealed class PipelineTests : IAsyncLifetime
         var checkedRows = 0;
         foreach (var row in identities)
         {
-            if (held.TryGet(row.RowKey, out var kept))
+            if (held.TryGetIdentity(row.RowKey, out var kept))
             {
                 Assert.NotNull(kept);
                 Assert.Equal(row.ETag, kept!.ETag);
@@ -336,24 +336,39 @@ public sealed class PipelineTests : IAsyncLifetime
         }
 
         Assert.True(checkedRows > identities.Count / 2, $"{checkedRows} of {identities.Count} identity rows held");
+        var profiles = await (await tables.GetAsync(HubTables.Profiles, default)).QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant).ToListAsync();
+        var heldProfiles = 0;
+        foreach (var row in profiles)
+        {
+            if (held.TryGetProfile(row.RowKey, out var kept))
+            {
+                Assert.NotNull(kept);
+                Assert.Equal(row.ETag, kept!.ETag);
+                Assert.Equal(row.GetString("Stamp"), kept.GetString("Stamp"));
+                Assert.Equal(row.GetString("MergedInto"), kept.GetString("MergedInto"));
+                heldProfiles++;
+            }
+        }
+
+        Assert.True(heldProfiles > profiles.Count / 2, $"{heldProfiles} of {profiles.Count} profile rows held");
 
         // A row the holder believes absent that is there (a resolution wrote it while the hold was broken): the write
-        // conflicts, the resolution reads everything again and is right, and nothing is trusted for the rest of the hold.
+        // conflicts, and the resolution drops what it kept, reads everything again and is right.
         var record = (await h.Services.GetRequiredService<RecordStore>().GetManyAsync(h.Tenant, [keys[0]], default))[keys[0]];
         var profileRow = (await (await tables.GetAsync(HubTables.Profiles, default)).GetEntityAsync<TableEntity>(h.Tenant, record.ProfileId)).Value;
         var someKey = identities.First(r => r.RowKey == ProfileGraph.Strings(profileRow, "Keys").First());
-        var stale = new HeldIdentityRows(h.Tenant);
-        stale.Saw(someKey.RowKey, null);
+        var stale = new HeldGraphRows(h.Tenant);
+        stale.SawIdentity(someKey.RowKey, null);
         var again = await graph.ResolveAsync(h.Tenant, [keys[0]], [], default, null, exclusive, stale);
         Assert.Equal(2, again.Attempts);
-        Assert.False(stale.Trusted);
-        Assert.False(stale.TryGet(someKey.RowKey, out _));
+        Assert.True(stale.TryGetIdentity(someKey.RowKey, out var fresh));
+        Assert.Equal(someKey.ETag, fresh!.ETag);
         Assert.Equal(record.ProfileId, again.Assignments[keys[0]]);
 
-        // A hold that cannot confirm it was unbroken reads everything again from its next batch on.
-        var broken = new HeldIdentityRows(h.Tenant);
-        await graph.ResolveAsync(h.Tenant, [keys[0]], [], default, null, _ => Task.FromResult(false), broken);
-        Assert.False(broken.Trusted);
+        // A resolution that cannot confirm its hold was undisturbed keeps nothing for its next batch.
+        var disturbed = new HeldGraphRows(h.Tenant);
+        await graph.ResolveAsync(h.Tenant, [keys[0]], [], default, null, _ => Task.FromResult(false), disturbed);
+        Assert.Equal(0, disturbed.Count);
 
         // The set-aside resolve messages change nothing more; the pushes give one contact per person.
         driver.Release();

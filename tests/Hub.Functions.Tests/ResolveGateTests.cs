@@ -54,14 +54,41 @@ public class ResolveGateTests
         Assert.NotNull(now);
         Assert.True(await now.ConfirmAsync(default));
 
-        // The stalled one learns it and disturbs the gate: the new holder's hold is no longer unbroken, the gate stays its.
+        // The stalled one learns it and disturbs the gate: the new holder cannot confirm its hold once, and keeps it.
         Assert.False(await stalled.ConfirmAsync(default));
         Assert.True(stalled.Broken);
         await stalled.DisturbAsync(default);
         Assert.False(await now.ConfirmAsync(default));
-        Assert.True(now.Broken);
+        Assert.False(now.Broken);
+        Assert.True(await now.ConfirmAsync(default));
         Assert.True(await gate.IsTakenAsync(h.Tenant, default));
         await stalled.DisposeAsync();
+
+        // Released although disturbed: the gate is free at once.
+        await stalled.DisturbAsync(default);
         await now.DisposeAsync();
+        Assert.False(await gate.IsTakenAsync(h.Tenant, default));
+    }
+
+    [Fact]
+    public async Task ADeletionThatMarksProfileRows_DisturbsTheResolutionHoldingTheGate()
+    {
+        await using var h = new SyncHarness();
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        var records = h.Services.GetRequiredService<RecordStore>();
+        var rules = await h.Services.GetRequiredService<Sync.RulesProvider>().ForTenantAsync(h.Tenant, default);
+        var order = new Newtonsoft.Json.Linq.JObject { ["id"] = 7, ["updated_at"] = "2026-11-01T00:00:00Z", ["created_at"] = "2026-11-01T00:00:00Z", ["total_price"] = "5.00", ["currency"] = "USD", ["email"] = "seven@shoppers.example" };
+        await records.IngestAsync(h.Tenant, "shopify", "shop", "order", [order], rules, null, h.Clock.GetUtcNow(), default);
+        var stored = (await records.GetManyAsync(h.Tenant, ["o:shopify:shop:7"], default)).Values.Single();
+        await records.MarkResolvedAsync(h.Tenant, [(stored, "p-seven")], default);
+        await (await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Profiles, default)).AddEntityAsync(new TableEntity(h.Tenant, "p-seven") { ["Stamp"] = "s" });
+
+        await using var hold = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(hold);
+        Assert.True(await hold.ConfirmAsync(default));
+        Assert.Equal(["p-seven"], await records.DeleteAsync(h.Tenant, ["o:shopify:shop:7"], default));
+        Assert.False(await hold.ConfirmAsync(default));
+        Assert.False(hold.Broken);
+        Assert.True(await hold.ConfirmAsync(default));
     }
 }

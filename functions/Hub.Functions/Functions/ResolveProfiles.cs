@@ -64,7 +64,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         {
             await using (held)
             {
-                var heldRows = new HeldIdentityRows(tenant);
+                var heldRows = new HeldGraphRows(tenant);
                 var disturbed = false;
                 while (true)
                 {
@@ -80,6 +80,11 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
                     var watch = System.Diagnostics.Stopwatch.StartNew();
+                    if (heldRows.Count > 0 && !await held.ConfirmAsync(cancellationToken))
+                    {
+                        heldRows.Forget(); // disturbed since the last batch (a deletion marked profile rows) or broken
+                    }
+
                     var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync, heldRows);
                     var resolvedMs = watch.ElapsedMilliseconds;
                     if (held.Broken && !disturbed)

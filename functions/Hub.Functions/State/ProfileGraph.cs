@@ -43,14 +43,14 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// tenant's gate without a break), so the settle check, which reads every key of the component again, is skipped.
     /// </param>
     /// <param name="heldRows">
-    /// Identity rows the caller's gate hold has read or written (<see cref="HeldIdentityRows"/>): used for the first
-    /// attempt and kept up to date; dropped for the rest of the hold after a conflict, a failed write or a broken hold.
+    /// Identity and profile rows the caller's gate hold has read or written (<see cref="HeldGraphRows"/>): used and kept
+    /// up to date; dropped after a conflict, a failed write or an exclusivity the caller cannot confirm.
     /// </param>
-    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null, HeldIdentityRows? heldRows = null)
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null, HeldGraphRows? heldRows = null)
     {
         if (heldRows is not null && heldRows.Tenant != tenant)
         {
-            throw new ArgumentException($"Identity rows of tenant {heldRows.Tenant} cannot serve tenant {tenant}.", nameof(heldRows));
+            throw new ArgumentException($"Graph rows of tenant {heldRows.Tenant} cannot serve tenant {tenant}.", nameof(heldRows));
         }
 
         ResolveCounters.Resolution(recordKeys.Count);
@@ -64,7 +64,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             {
                 if (attempt > 1)
                 {
-                    heldRows?.Distrust(); // something changed under the last attempt: read everything again
+                    heldRows?.Forget(); // something changed under the last attempt: read everything again
                 }
 
                 return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, heldRows, ct);
@@ -82,7 +82,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, HeldIdentityRows? heldRows, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, HeldGraphRows? heldRows, CancellationToken ct)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
@@ -125,11 +125,26 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             if (pendingProfiles.Count > 0)
             {
-                var rows = await Packed.ReadManyAsync(profilesTable, tenant, pendingProfiles, ct);
+                var known = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
+                foreach (var id in pendingProfiles)
+                {
+                    if (heldRows is not null && heldRows.TryGetProfile(id, out var held))
+                    {
+                        known[id] = held;
+                    }
+                }
+
+                var rows = await Packed.ReadManyAsync(profilesTable, tenant, pendingProfiles.Where(id => !known.ContainsKey(id)), ct);
+                ResolveCounters.ProfileRows(pendingProfiles.Count - known.Count, known.Count);
                 var next = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var id in pendingProfiles)
                 {
-                    var row = rows.GetValueOrDefault(id);
+                    if (!known.TryGetValue(id, out var row))
+                    {
+                        row = rows.GetValueOrDefault(id);
+                        heldRows?.SawProfile(id, row);
+                    }
+
                     profileRows[id] = row;
                     if (row is null)
                     {
@@ -215,7 +230,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                 var known = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
                 foreach (var hash in pendingKeys)
                 {
-                    if (heldRows is not null && heldRows.TryGet(hash, out var held))
+                    if (heldRows is not null && heldRows.TryGetIdentity(hash, out var held))
                     {
                         known[hash] = held;
                     }
@@ -229,7 +244,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                     if (!known.TryGetValue(hash, out row))
                     {
                         row = rows.GetValueOrDefault(hash);
-                        heldRows?.Saw(hash, row);
+                        heldRows?.SawIdentity(hash, row);
                     }
 
                     idRows[hash] = row;
@@ -336,11 +351,11 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         try
         {
-            heldRows?.Wrote(keyActions, await Packed.SubmitAsync(identities, keyActions, ct));
+            heldRows?.WroteIdentities(keyActions, await Packed.SubmitAsync(identities, keyActions, ct));
         }
         catch
         {
-            heldRows?.Distrust(); // some of the transactions may have landed
+            heldRows?.Forget(); // some of the transactions may have landed
             throw;
         }
 
@@ -429,7 +444,15 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             }
         }
 
-        await Packed.SubmitAsync(profilesTable, profileActions, ct);
+        try
+        {
+            heldRows?.WroteProfiles(profileActions, await Packed.SubmitAsync(profilesTable, profileActions, ct));
+        }
+        catch
+        {
+            heldRows?.Forget();
+            throw;
+        }
         foreach (var (old, heir) in mergedBefore)
         {
             merged.TryAdd(old, heir);
@@ -461,8 +484,8 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
             return new ResolveOutcome(changed, removed, merged, loaded.Count + cachedFrom.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments, (loadMs, buildMs, watch.ElapsedMilliseconds - loadMs - buildMs));
         }
 
-        // Not exclusive: another resolution may have written keys this one took from its held rows.
-        heldRows?.Distrust();
+        // Not exclusive: another resolution may have written rows this one took from its held rows.
+        heldRows?.Forget();
         ResolveCounters.SettleCheck();
         var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
         var keysMoved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);

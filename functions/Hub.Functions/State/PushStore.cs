@@ -184,6 +184,23 @@ public sealed class PushStore(HubTables tables)
         }
     }
 
+    /// <summary>
+    /// After a renewal failed on its ETag: if the row still names this lease's owner (it was only touched by
+    /// <see cref="DisturbLeaseAsync"/>), renews it on its current ETag and returns true; false when someone else holds it.
+    /// </summary>
+    public async Task<bool> ReclaimLeaseAsync(TableEntity lease, DateTimeOffset until, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var current = await table.GetEntityIfExistsAsync<TableEntity>(lease.PartitionKey, lease.RowKey, cancellationToken: ct);
+        if (!current.HasValue || current.Value is null || current.Value.GetString("Owner") != lease.GetString("Owner"))
+        {
+            return false;
+        }
+
+        lease.ETag = current.Value.ETag;
+        return await RenewLeaseAsync(lease, until, ct);
+    }
+
     public async Task ReleaseLeaseAsync(TableEntity lease, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
@@ -191,7 +208,22 @@ public sealed class PushStore(HubTables tables)
         {
             await table.DeleteEntityAsync(lease.PartitionKey, lease.RowKey, lease.ETag, ct);
         }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            // Disturbed (DisturbLeaseAsync) since the last renewal, or taken over: released only if still ours.
+            var current = await table.GetEntityIfExistsAsync<TableEntity>(lease.PartitionKey, lease.RowKey, cancellationToken: ct);
+            if (current.HasValue && current.Value is { } row && row.GetString("Owner") == lease.GetString("Owner"))
+            {
+                try
+                {
+                    await table.DeleteEntityAsync(lease.PartitionKey, lease.RowKey, row.ETag, ct);
+                }
+                catch (RequestFailedException again) when (again.Status is 404 or 412)
+                {
+                }
+            }
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
         {
         }
     }

@@ -26,7 +26,7 @@ public sealed record StoredRecord(string Key, string Platform, string Connection
 /// version arriving later (a re-read, a late webhook) changes nothing. Rows remember the version last resolved, so a
 /// record stored by an attempt that failed before sending its resolve message is resolved by the redelivery.
 /// </summary>
-public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
+public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushStore push, TimeProvider clock)
 {
     public static string TableOf(string recordKey) => recordKey.StartsWith("m:", StringComparison.Ordinal) ? HubTables.Members : HubTables.Orders;
 
@@ -326,6 +326,17 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache)
     /// again. The next resolution of the profile writes a fresh list.
     /// </summary>
     private async Task VoidVersionListsAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)
+    {
+        await MarkVersionListsVoidAsync(tenant, profileIds, ct);
+        if (profileIds.Count > 0)
+        {
+            // A resolution holding the gate may keep these rows from its earlier batches (HeldGraphRows): disturbed,
+            // it drops them and reads the marked rows before its next batch.
+            await push.DisturbLeaseAsync(tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, clock.GetUtcNow(), ct);
+        }
+    }
+
+    private async Task MarkVersionListsVoidAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Profiles, ct);
         foreach (var start in profileIds)

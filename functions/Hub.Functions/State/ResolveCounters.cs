@@ -2,7 +2,7 @@ namespace Hub.Functions.State;
 
 /// <summary>
 /// What profile resolution costs in this process, on <c>GET /api/health</c> for the end-to-end benchmark: how many
-/// resolutions ran, how many attempts they took and why an attempt started over, how many records they read and how many they took from the cache of mapped records, how many identity rows they read and how many the gate's holder already knew (HeldIdentityRows), how many
+/// resolutions ran, how many attempts they took and why an attempt started over, how many records they read and how many they took from the cache of mapped records, how many identity and profile rows they read and how many the gate's holder already knew (HeldGraphRows), how many
 /// messages left their work to the resolution in progress (deferred) and how many backlog batches were resolved.
 /// </summary>
 public static class ResolveCounters
@@ -21,6 +21,8 @@ public static class ResolveCounters
     private static long _batches;
     private static long _identityRowsRead;
     private static long _identityRowsHeld;
+    private static long _profileRowsRead;
+    private static long _profileRowsHeld;
 
     public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
     public static void Attempt(int loaded, int cached) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); Interlocked.Add(ref _recordsCached, cached); }
@@ -32,6 +34,7 @@ public static class ResolveCounters
     public static void Batch() => Interlocked.Increment(ref _batches);
     public static void Deferred() => Interlocked.Increment(ref _deferred);
     public static void IdentityRows(int read, int held) { Interlocked.Add(ref _identityRowsRead, read); Interlocked.Add(ref _identityRowsHeld, held); }
+    public static void ProfileRows(int read, int held) { Interlocked.Add(ref _profileRowsRead, read); Interlocked.Add(ref _profileRowsHeld, held); }
 
     public static Newtonsoft.Json.Linq.JObject Snapshot() => new()
     {
@@ -49,5 +52,7 @@ public static class ResolveCounters
         ["batches"] = Interlocked.Read(ref _batches),
         ["identityRowsRead"] = Interlocked.Read(ref _identityRowsRead),
         ["identityRowsHeld"] = Interlocked.Read(ref _identityRowsHeld),
+        ["profileRowsRead"] = Interlocked.Read(ref _profileRowsRead),
+        ["profileRowsHeld"] = Interlocked.Read(ref _profileRowsHeld),
     };
 }

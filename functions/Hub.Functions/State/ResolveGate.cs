@@ -42,6 +42,7 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         private readonly Task _renewing;
         private readonly SemaphoreSlim _renewal = new(1, 1);
         private bool _broken;
+        private bool _disturbed;
 
         internal Hold(ResolveGate gate, TableEntity lease, CancellationToken ct)
         {
@@ -58,7 +59,7 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
                 while (true)
                 {
                     await Task.Delay(Duration / 3, ct);
-                    if (!await RenewAsync(ct))
+                    if (!await RenewAsync(consume: false, ct) && _broken)
                     {
                         return; // taken over after a stall: the ETags keep this resolution correct anyway
                     }
@@ -69,17 +70,32 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
             }
         }
 
-        private async Task<bool> RenewAsync(CancellationToken ct)
+        /// <param name="consume">Whether this call reports (and clears) a disturbance a background renewal absorbed.</param>
+        private async Task<bool> RenewAsync(bool consume, CancellationToken ct)
         {
             await _renewal.WaitAsync(ct);
             try
             {
                 if (!_broken && !await _gate.Push.RenewLeaseAsync(_lease, _gate.Clock.GetUtcNow() + Duration, ct))
                 {
-                    _broken = true;
+                    // The row changed: taken over, or only disturbed (then it is still ours, and we take its new ETag).
+                    if (await _gate.Push.ReclaimLeaseAsync(_lease, _gate.Clock.GetUtcNow() + Duration, ct))
+                    {
+                        _disturbed = true;
+                    }
+                    else
+                    {
+                        _broken = true;
+                    }
                 }
 
-                return !_broken;
+                var disturbed = _disturbed;
+                if (consume)
+                {
+                    _disturbed = false;
+                }
+
+                return !_broken && !disturbed;
             }
             finally
             {
@@ -88,18 +104,20 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         }
 
         /// <summary>
-        /// True when the gate has been this holder's without a break since it was entered (the renewal now succeeds
-        /// on the ETag of the last one): no other resolution of the tenant can have written meanwhile.
+        /// True when the gate has been this holder's without a break or a disturbance since it was entered or last
+        /// confirmed (the renewal succeeds on the ETag of the last one): no other resolution of the tenant can have
+        /// written meanwhile, nor a deletion marked a profile row. False once for a disturbance (the hold goes on),
+        /// and for good after a break.
         /// </summary>
-        public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(ct);
+        public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(consume: true, ct);
 
         /// <summary>True once a renewal found the gate taken over: this holder may have written while another held it.</summary>
         public bool Broken => _broken;
 
         /// <summary>
-        /// Changes the gate row's ETag without taking the gate: whoever holds it now can no longer confirm an unbroken
-        /// hold, so it stops trusting the identity rows it kept (<see cref="HeldIdentityRows"/>) and checks its writes.
-        /// Called by a holder that wrote after its hold broke.
+        /// Changes the gate row's ETag without taking the gate: whoever holds it now cannot confirm its hold once, so it
+        /// drops the graph rows it kept (<see cref="HeldGraphRows"/>) and checks its writes. Called by a holder that
+        /// wrote after its hold broke.
         /// </summary>
         public Task DisturbAsync(CancellationToken ct) => _gate.Push.DisturbLeaseAsync(_lease.PartitionKey, _lease.RowKey, _gate.Clock.GetUtcNow(), ct);
 
