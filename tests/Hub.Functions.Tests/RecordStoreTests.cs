@@ -69,4 +69,48 @@ public class RecordStoreTests
         var count = await (await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Orders, default)).QueryAsync<TableEntity>(r => r.PartitionKey == h.Tenant, select: ["RowKey"]).CountAsync();
         Assert.Equal(300, count);
     }
+
+    [Fact]
+    public async Task RecordsResolvedAsTheirPageAddedThem_AreNotRead_AndOneChangedOrErasedSinceIsResolvedFromAFreshRead()
+    {
+        await using var h = new SyncHarness();
+        var store = h.Services.GetRequiredService<RecordStore>();
+        var graph = h.Services.GetRequiredService<ProfileGraph>();
+        var rules = await h.Services.GetRequiredService<RulesProvider>().ForTenantAsync(h.Tenant, default);
+        var t0 = DateTimeOffset.Parse("2026-11-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var page = await store.IngestAsync(h.Tenant, "shopify", "shop", "order", Enumerable.Range(1, 30).Select(i => Order(i, t0)).ToList(), rules, null, h.Clock.GetUtcNow(), default, expectNew: true);
+        Assert.Equal(30, page.Added.Count);
+        var rows = await store.GetManyAsync(h.Tenant, page.ToResolve, default);
+        Assert.All(page.Added, a => Assert.Equal(rows[a.Key].ETag.ToString(), a.Value.ETag));
+        Assert.All(page.Added, a => Assert.Equal(rows[a.Key].Version, a.Value.Version));
+
+        // The first 10 are resolved as added: no record row is read, and they are marked resolved on those ETags.
+        long Reads() => TableOperations.ByKindSnapshot().GetValueOrDefault("GET Orders row");
+        var exclusive = (CancellationToken _) => Task.FromResult(true);
+        var first = page.ToResolve.Take(10).ToList();
+        var before = Reads();
+        var outcome = await graph.ResolveAsync(h.Tenant, first, [], default, null, exclusive, new HeldGraphRows(h.Tenant), page.Added);
+        Assert.Equal(before, Reads());
+        Assert.Equal(1, outcome.Attempts);
+        var resolved = await store.GetManyAsync(h.Tenant, first, default);
+        Assert.All(first, k => Assert.Equal(resolved[k].Version, resolved[k].ResolvedVersion));
+        Assert.All(first, k => Assert.Equal(outcome.Assignments[k], resolved[k].ProfileId));
+
+        // Order 11 changes and order 12 is erased after their page: the ETags the page gave no longer hold, so marking
+        // them fails and the resolution starts over from reads: the new version is resolved, the erased one is nobody's.
+        await store.IngestAsync(h.Tenant, "shopify", "shop", "order", [Order(11, t0.AddHours(1), "99.00")], rules, null, h.Clock.GetUtcNow(), default);
+        await store.RedactAsync(h.Tenant, "shop", ["o:shopify:shop:12"], default);
+        var next = new[] { "o:shopify:shop:11", "o:shopify:shop:12", "o:shopify:shop:13" };
+        var again = await graph.ResolveAsync(h.Tenant, next, [], default, null, exclusive, new HeldGraphRows(h.Tenant), page.Added);
+        Assert.Equal(2, again.Attempts);
+        Assert.False(again.Assignments.ContainsKey("o:shopify:shop:12"));
+        var eleven = (await store.GetManyAsync(h.Tenant, ["o:shopify:shop:11"], default))["o:shopify:shop:11"];
+        Assert.Equal("99.00", eleven.Raw.Value<string>("total_price"));
+        Assert.Equal(eleven.Version, eleven.ResolvedVersion);
+        Assert.Equal(99m, again.Changed.Single(p => p.Id == again.Assignments["o:shopify:shop:11"]).View["metrics"]!.Value<decimal>("totalSpent"));
+
+        // Without a hold it can confirm, a resolution that used them starts over from reads.
+        var unconfirmed = await graph.ResolveAsync(h.Tenant, ["o:shopify:shop:20"], [], default, null, _ => Task.FromResult(false), new HeldGraphRows(h.Tenant), page.Added);
+        Assert.Equal(2, unconfirmed.Attempts);
+    }
 }

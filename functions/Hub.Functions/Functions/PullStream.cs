@@ -139,7 +139,7 @@ public sealed class PullStream(
         // Store the records before the cursor moves: a crash in between re-reads the page, and storing is idempotent.
         // A backfill's records are mostly new: added without reading first (RecordStore).
         var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, await rules.ForTenantAsync(tenant, cancellationToken), context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken, expectNew: cursor.Backfill == true);
-        foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve))
+        foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve, added: ingest.Added))
         {
             result.Send(ResolveOutput, resolve);
         }

@@ -40,7 +40,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         {
             if (ownRecords.Count + ownProfiles.Count > 0)
             {
-                await backlog.AddAsync(tenant, ownRecords, ownProfiles, message.RulesAsOf, message.Live, cancellationToken);
+                await backlog.AddAsync(tenant, ownRecords, ownProfiles, message.RulesAsOf, message.Live, cancellationToken, message.Added);
             }
 
             // The holder may have let go between the first try and the write: then nobody would look again.
@@ -80,12 +80,16 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
                     var rulesAsOf = new[] { message.RulesAsOf, taken.RulesAsOf }.Max();
                     var watch = System.Diagnostics.Stopwatch.StartNew();
-                    if (heldRows.Count > 0 && !await held.ConfirmAsync(cancellationToken))
+
+                    // Records their pages added, resolved without a read while the hold is undisturbed.
+                    var added = AgreedAdded(ownRecords, message.Added, taken);
+                    if ((heldRows.Count > 0 || added.Count > 0) && !await held.ConfirmAsync(cancellationToken))
                     {
                         heldRows.Forget(); // disturbed since the last batch (a deletion marked profile rows) or broken
+                        added.Clear();
                     }
 
-                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync, heldRows);
+                    var outcome = await graph.ResolveAsync(tenant, records, profiles, cancellationToken, rulesAsOf, held.ConfirmAsync, heldRows, added);
                     var resolvedMs = watch.ElapsedMilliseconds;
                     if (held.Broken && !disturbed)
                     {
@@ -151,5 +155,29 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
 
         result.Logs.Add($"Resolved {asked} record(s) and profile(s) of {tenant} in {batches} batch(es): {changed} profile(s) planned, {merged} merged{(handOver ? "; handed over to a fresh invocation" : "")}.");
         return result;
+    }
+
+    /// <summary>
+    /// The records of a batch known as their page added them (<see cref="AddedRecord"/>): only those every mention
+    /// agrees on. A key in the backlog again without it was stored again since, and is read.
+    /// </summary>
+    internal static Dictionary<string, AddedRecord> AgreedAdded(IReadOnlyCollection<string> own, IReadOnlyDictionary<string, AddedRecord>? ownAdded, BacklogBatch taken)
+    {
+        var agreed = new Dictionary<string, AddedRecord>(StringComparer.Ordinal);
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        var mentions = own.Select(k => (Key: k, Info: ownAdded?.GetValueOrDefault(k))).Concat(taken.Records.Select(k => (Key: k, Info: taken.Added.GetValueOrDefault(k))));
+        foreach (var (key, info) in mentions)
+        {
+            if (info is null || refused.Contains(key) || (agreed.TryGetValue(key, out var seen) && seen != info))
+            {
+                refused.Add(key);
+                agreed.Remove(key);
+                continue;
+            }
+
+            agreed[key] = info;
+        }
+
+        return agreed;
     }
 }

@@ -46,7 +46,12 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
     /// Identity and profile rows the caller's gate hold has read or written (<see cref="HeldGraphRows"/>): used and kept
     /// up to date; dropped after a conflict, a failed write or an exclusivity the caller cannot confirm.
     /// </param>
-    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null, HeldGraphRows? heldRows = null)
+    /// <param name="added">
+    /// Asked records their page added as new rows (<see cref="AddedRecord"/>): on the first attempt, one whose version
+    /// is in the cache of mapped records is not read. If the caller cannot then confirm its hold was exclusive and
+    /// undisturbed, the resolution starts over from fresh reads.
+    /// </param>
+    public async Task<ResolveOutcome> ResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, CancellationToken ct, DateTimeOffset? rulesAsOf = null, Func<CancellationToken, Task<bool>>? exclusive = null, HeldGraphRows? heldRows = null, IReadOnlyDictionary<string, AddedRecord>? added = null)
     {
         if (heldRows is not null && heldRows.Tenant != tenant)
         {
@@ -67,7 +72,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                     heldRows?.Forget(); // something changed under the last attempt: read everything again
                 }
 
-                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, heldRows, ct);
+                return await TryResolveAsync(tenant, recordKeys, profileIds, attempt, ownClaims, rulesAsOf, exclusive, heldRows, attempt == 1 && exclusive is not null ? added : null, ct);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < 10)
             {
@@ -82,7 +87,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
     }
 
-    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, HeldGraphRows? heldRows, CancellationToken ct)
+    private async Task<ResolveOutcome> TryResolveAsync(string tenant, IReadOnlyCollection<string> recordKeys, IReadOnlyCollection<string> profileIds, int attempt, HashSet<string> ownClaims, DateTimeOffset? rulesAsOf, Func<CancellationToken, Task<bool>>? exclusive, HeldGraphRows? heldRows, IReadOnlyDictionary<string, AddedRecord>? added, CancellationToken ct)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var ruleSet = await rules.ForTenantAsync(tenant, ct, rulesAsOf);
@@ -101,6 +106,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         var pendingProfiles = new HashSet<string>(profileIds, StringComparer.Ordinal);
         var pendingKeys = new HashSet<string>(StringComparer.Ordinal);
         var truncated = false;
+        var usedAdded = 0;
 
         // Records reached through a profile row that lists their version are taken from the cache of mapped records
         // when it has that very version (MappedRecordCache). Not when a conflict made this attempt start over, and
@@ -193,7 +199,28 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
                 // Read afresh, but a version this process has mapped already (at ingest, or in an earlier batch) is not
                 // unpacked and mapped again: the version is the content's hash.
                 var premapped = new Dictionary<string, MappedRecord>(StringComparer.Ordinal);
-                var got = await records.GetManyAsync(tenant, pendingRecords, ct, cache.Enabled ? (key, version) => cache.Get(ruleSet, now, tenant, key, version) is { } hit && premapped.TryAdd(key, hit) : null);
+                var unread = new List<StoredRecord>();
+                if (added is not null && cache.Enabled && profileIds.Count == 0)
+                {
+                    // Added by their page and mapped there: what a read would say is known (no profile, never resolved).
+                    foreach (var key in pendingRecords)
+                    {
+                        if (added.TryGetValue(key, out var justAdded) && cache.Get(ruleSet, now, tenant, key, justAdded.Version) is { } hit)
+                        {
+                            premapped[key] = hit;
+                            unread.Add(new StoredRecord(key, "", "", null, null, JValue.CreateNull(), null, justAdded.Version, null, new Azure.ETag(justAdded.ETag)));
+                        }
+                    }
+                }
+
+                var got = await records.GetManyAsync(tenant, pendingRecords.Where(k => !premapped.ContainsKey(k)), ct, cache.Enabled ? (key, version) => cache.Get(ruleSet, now, tenant, key, version) is { } hit && premapped.TryAdd(key, hit) : null);
+                foreach (var record in unread)
+                {
+                    got[record.Key] = record;
+                }
+
+                usedAdded += unread.Count;
+                ResolveCounters.AddedUnread(unread.Count);
                 triedRecords.UnionWith(pendingRecords);
                 pendingRecords.Clear();
                 foreach (var record in got.Values)
@@ -486,6 +513,12 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         // Not exclusive: another resolution may have written rows this one took from its held rows.
         heldRows?.Forget();
+        if (usedAdded > 0)
+        {
+            // A record taken as its page added it may have been erased or changed since: resolve again from reads.
+            throw new ResolveAgainException("records resolved as their pages added them, without an exclusive hold");
+        }
+
         ResolveCounters.SettleCheck();
         var now2 = await Packed.ReadManyAsync(identities, tenant, intended.Keys, ct, ["PartitionKey", "RowKey", "Profiles"]);
         var keysMoved = intended.Any(k => (now2.GetValueOrDefault(k.Key)?.GetString("Profiles") ?? "") != k.Value);

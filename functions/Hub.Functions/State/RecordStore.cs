@@ -12,7 +12,17 @@ namespace Hub.Functions.State;
 public sealed record IngestResult(IReadOnlyList<string> ToResolve, int Stored, int Unchanged, int Older, IReadOnlyList<string> Invalid, int Redacted = 0)
 {
     public int InvalidCount { get; init; } = Invalid.Count;
+
+    /// <summary>Of <see cref="ToResolve"/>, the records this page added as new rows: their version and the row's ETag.</summary>
+    public IReadOnlyDictionary<string, AddedRecord> Added { get; init; } = new Dictionary<string, AddedRecord>();
 }
+
+/// <summary>
+/// A record row just added (never resolved, no profile yet): its version and ETag. A resolution given these, with the
+/// version's mapped record in its cache, resolves the record without reading it; marking it resolved is checked on
+/// this ETag, so a record changed or erased since makes that resolution start over from fresh reads.
+/// </summary>
+public sealed record AddedRecord([property: Newtonsoft.Json.JsonProperty("v")] string Version, [property: Newtonsoft.Json.JsonProperty("e")] string ETag);
 
 /// <summary>A stored vendor record: its raw JSON (re-mapped with the current rules on every resolve) and its profile.</summary>
 public sealed record StoredRecord(string Key, string Platform, string ConnectionId, string? Region, DateTimeOffset? VendorUpdatedAt, JToken Raw, string? ProfileId, string Version, string? ResolvedVersion, ETag ETag)
@@ -102,6 +112,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
         var table = await tables.GetAsync(entity == "member" ? HubTables.Members : HubTables.Orders, ct);
         var toResolve = new List<string>();
         var added = 0;
+        var addedRows = new Dictionary<string, AddedRecord>(StringComparer.Ordinal);
         var decide = incoming.Keys.ToList();
         if (expectNew)
         {
@@ -113,9 +124,16 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
             {
                 try
                 {
-                    await Packed.SubmitAsync(table, slice.Select(k => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, k, platform, connectionId, region, incoming[k].Updated, incoming[k].Version, incoming[k].Raw))).ToList(), ct);
+                    var etags = await Packed.SubmitAsync(table, slice.Select(k => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, k, platform, connectionId, region, incoming[k].Updated, incoming[k].Version, incoming[k].Raw))).ToList(), ct);
                     toResolve.AddRange(slice);
                     added += slice.Length;
+                    for (var i = 0; i < slice.Length; i++)
+                    {
+                        if (etags[i] is { } etag)
+                        {
+                            addedRows[slice[i]] = new AddedRecord(incoming[slice[i]].Version, etag.ToString());
+                        }
+                    }
                 }
                 catch (RequestFailedException ex) when (ex.Status == 409)
                 {
@@ -179,7 +197,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
             }
         }
 
-        return new IngestResult(toResolve, added + actions.Count, unchanged, older, invalid, redacted);
+        return new IngestResult(toResolve, added + actions.Count, unchanged, older, invalid, redacted) { Added = addedRows };
     }
 
     private static TableEntity NewRow(string tenant, string key, string platform, string connectionId, string? region, DateTimeOffset? updated, string version, JToken raw)
@@ -328,12 +346,11 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
     private async Task VoidVersionListsAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)
     {
         await MarkVersionListsVoidAsync(tenant, profileIds, ct);
-        if (profileIds.Count > 0)
-        {
-            // A resolution holding the gate may keep these rows from its earlier batches (HeldGraphRows): disturbed,
-            // it drops them and reads the marked rows before its next batch.
-            await push.DisturbLeaseAsync(tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, clock.GetUtcNow(), ct);
-        }
+
+        // A resolution holding the gate may keep these profile rows from its earlier batches (HeldGraphRows), or be
+        // resolving a record just erased from what its page said (AddedRecord): disturbed, it drops the rows, and a
+        // batch under way starts over from fresh reads.
+        await push.DisturbLeaseAsync(tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, clock.GetUtcNow(), ct);
     }
 
     private async Task MarkVersionListsVoidAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)

@@ -4,7 +4,8 @@ namespace Hub.Functions.State;
 
 /// <summary>What a resolution took from the backlog: the records and profiles to resolve, and the rows to remove after.</summary>
 /// <param name="Live">Those of the records and profiles a webhook brought (their pushes are not held by a backfill).</param>
-public sealed record BacklogBatch(IReadOnlyList<string> Records, IReadOnlyList<string> Profiles, DateTimeOffset? RulesAsOf, IReadOnlyList<TableEntity> Rows, IReadOnlySet<string> Live)
+/// <param name="Added">Those of the records their page added as new rows (<see cref="AddedRecord"/>).</param>
+public sealed record BacklogBatch(IReadOnlyList<string> Records, IReadOnlyList<string> Profiles, DateTimeOffset? RulesAsOf, IReadOnlyList<TableEntity> Rows, IReadOnlySet<string> Live, IReadOnlyDictionary<string, AddedRecord> Added)
 {
     public int Count => Rows.Count;
 }
@@ -23,17 +24,17 @@ public sealed class ResolveBacklog(HubTables tables)
     private const string RecordPrefix = "r|";
     private const string ProfilePrefix = "p|";
 
-    public async Task AddAsync(string tenant, IEnumerable<string> records, IEnumerable<string> profiles, DateTimeOffset? rulesAsOf, bool live, CancellationToken ct)
+    public async Task AddAsync(string tenant, IEnumerable<string> records, IEnumerable<string> profiles, DateTimeOffset? rulesAsOf, bool live, CancellationToken ct, IReadOnlyDictionary<string, AddedRecord>? added = null)
     {
         var table = await tables.GetAsync(HubTables.Backlog, ct);
-        var rows = records.Distinct(StringComparer.Ordinal).Select(k => Row(tenant, RecordPrefix, k, null, live))
+        var rows = records.Distinct(StringComparer.Ordinal).Select(k => Row(tenant, RecordPrefix, k, null, live, added?.GetValueOrDefault(k)))
             .Concat(profiles.Distinct(StringComparer.Ordinal).Select(p => Row(tenant, ProfilePrefix, p, rulesAsOf, live)))
             .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
         await Packed.SubmitAsync(table, rows, ct);
     }
 
-    private static TableEntity Row(string tenant, string prefix, string key, DateTimeOffset? rulesAsOf, bool live) =>
-        new(tenant, prefix + Packed.RowKey(key)) { ["Key"] = key, ["RulesAsOf"] = rulesAsOf, ["Live"] = live };
+    private static TableEntity Row(string tenant, string prefix, string key, DateTimeOffset? rulesAsOf, bool live, AddedRecord? added = null) =>
+        new(tenant, prefix + Packed.RowKey(key)) { ["Key"] = key, ["RulesAsOf"] = rulesAsOf, ["Live"] = live, ["AddedVersion"] = added?.Version, ["AddedETag"] = added?.ETag };
 
     /// <summary>Up to <paramref name="max"/> waiting rows of the tenant, in key order.</summary>
     public async Task<BacklogBatch> TakeAsync(string tenant, int max, CancellationToken ct)
@@ -42,7 +43,7 @@ public sealed class ResolveBacklog(HubTables tables)
         var rows = new List<TableEntity>();
         if (max > 0)
         {
-            await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, maxPerPage: Math.Min(max, 1000), select: ["RowKey", "Key", "RulesAsOf", "Live"], cancellationToken: ct))
+            await foreach (var row in table.QueryAsync<TableEntity>(r => r.PartitionKey == tenant, maxPerPage: Math.Min(max, 1000), select: ["RowKey", "Key", "RulesAsOf", "Live", "AddedVersion", "AddedETag"], cancellationToken: ct))
             {
                 row.PartitionKey = tenant;
                 rows.Add(row);
@@ -57,7 +58,9 @@ public sealed class ResolveBacklog(HubTables tables)
         var profiles = rows.Where(r => r.RowKey.StartsWith(ProfilePrefix, StringComparison.Ordinal)).Select(r => r.GetString("Key")).ToList();
         var asOf = rows.Select(r => r.GetDateTimeOffset("RulesAsOf")).Max();
         var live = rows.Where(r => r.GetBoolean("Live") == true).Select(r => r.GetString("Key")).ToHashSet(StringComparer.Ordinal);
-        return new BacklogBatch(records, profiles, asOf, rows, live);
+        var added = rows.Where(r => r.RowKey.StartsWith(RecordPrefix, StringComparison.Ordinal) && r.GetString("AddedVersion") is not null && r.GetString("AddedETag") is not null)
+            .ToDictionary(r => r.GetString("Key"), r => new AddedRecord(r.GetString("AddedVersion"), r.GetString("AddedETag")), StringComparer.Ordinal);
+        return new BacklogBatch(records, profiles, asOf, rows, live, added);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public static class ResolveCounters
     private static long _identityRowsHeld;
     private static long _profileRowsRead;
     private static long _profileRowsHeld;
+    private static long _addedUnread;
 
     public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
     public static void Attempt(int loaded, int cached) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); Interlocked.Add(ref _recordsCached, cached); }
@@ -34,6 +35,7 @@ public static class ResolveCounters
     public static void Batch() => Interlocked.Increment(ref _batches);
     public static void Deferred() => Interlocked.Increment(ref _deferred);
     public static void IdentityRows(int read, int held) { Interlocked.Add(ref _identityRowsRead, read); Interlocked.Add(ref _identityRowsHeld, held); }
+    public static void AddedUnread(int count) => Interlocked.Add(ref _addedUnread, count);
     public static void ProfileRows(int read, int held) { Interlocked.Add(ref _profileRowsRead, read); Interlocked.Add(ref _profileRowsHeld, held); }
 
     public static Newtonsoft.Json.Linq.JObject Snapshot() => new()
@@ -54,5 +56,6 @@ public static class ResolveCounters
         ["identityRowsHeld"] = Interlocked.Read(ref _identityRowsHeld),
         ["profileRowsRead"] = Interlocked.Read(ref _profileRowsRead),
         ["profileRowsHeld"] = Interlocked.Read(ref _profileRowsHeld),
+        ["recordsAddedNotRead"] = Interlocked.Read(ref _addedUnread),
     };
 }

@@ -22,10 +22,18 @@ public sealed record ResolveMessage(
     [JsonProperty("live", DefaultValueHandling = DefaultValueHandling.Ignore)]
     public bool Live { get; init; }
 
+    /// <summary>
+    /// Set by PullStream: of <see cref="Records"/>, those its page added as new rows, with their version and ETag, so
+    /// the resolution need not read them (<see cref="State.AddedRecord"/>).
+    /// </summary>
+    [JsonProperty("added", NullValueHandling = NullValueHandling.Ignore)]
+    public IReadOnlyDictionary<string, State.AddedRecord>? Added { get; init; }
+
     /// <summary>Records per message: small enough for one function call, large enough to share component reads.</summary>
     public const int MaxRecords = 100;
 
-    public static IEnumerable<ResolveMessage> Chunk(string tenant, IReadOnlyList<string> records, IReadOnlyList<string>? profiles = null)
+    /// <param name="added">Records just added (see <see cref="Added"/>): each message carries those of its own records.</param>
+    public static IEnumerable<ResolveMessage> Chunk(string tenant, IReadOnlyList<string> records, IReadOnlyList<string>? profiles = null, IReadOnlyDictionary<string, State.AddedRecord>? added = null)
     {
         if (records.Count == 0 && profiles is { Count: > 0 })
         {
@@ -36,7 +44,8 @@ public sealed record ResolveMessage(
         var first = true;
         foreach (var chunk in records.Chunk(MaxRecords))
         {
-            yield return new ResolveMessage(tenant, chunk, first ? profiles : null);
+            var mine = added is { Count: > 0 } ? chunk.Where(added.ContainsKey).ToDictionary(k => k, k => added[k], StringComparer.Ordinal) : null;
+            yield return new ResolveMessage(tenant, chunk, first ? profiles : null) { Added = mine is { Count: > 0 } ? mine : null };
             first = false;
         }
     }
