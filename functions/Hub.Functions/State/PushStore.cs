@@ -46,12 +46,41 @@ public sealed class PushStore(HubTables tables)
         await table.DeleteEntityAsync(tenant, Key(connectionId, module, profileId), ETag.All, ct);
     }
 
+    /// <summary>
+    /// The Ledger or Failures rows of these profiles for one connection and module (of Failures, only open ones matter
+    /// to callers, and only those are certain to be returned). For many profiles, one query first reads every such row
+    /// of the module: when they fit in one page (a first sync, where the Ledger is empty, or a tenant with a few
+    /// thousand contacts), that one request replaces a point read per profile. Otherwise the rows are read one by one.
+    /// </summary>
     public async Task<Dictionary<string, TableEntity>> ReadAsync(string table, string tenant, string connectionId, string module, IEnumerable<string> profileIds, CancellationToken ct)
     {
         var client = await tables.GetAsync(table, ct);
-        var rows = await Packed.ReadManyAsync(client, tenant, profileIds.Select(p => Key(connectionId, module, p)), ct);
+        var ids = profileIds.Distinct(StringComparer.Ordinal).ToList();
+        if (ids.Count >= ScanFrom)
+        {
+            var from = Prefix(connectionId, module);
+            var to = from[..^1] + (char)(from[^1] + 1);
+            var filter = table == HubTables.Failures
+                ? TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and RowKey ge {from} and RowKey lt {to} and Status eq 'open'")
+                : TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and RowKey ge {from} and RowKey lt {to}");
+            await foreach (var page in client.QueryAsync<TableEntity>(filter, maxPerPage: 1000, cancellationToken: ct).AsPages())
+            {
+                if (page.ContinuationToken is null)
+                {
+                    var wanted = ids.ToHashSet(StringComparer.Ordinal);
+                    return page.Values.Select(r => (Id: ProfileOf(r.RowKey), Row: r)).Where(r => wanted.Contains(r.Id)).ToDictionary(r => r.Id, r => r.Row, StringComparer.Ordinal);
+                }
+
+                break; // more than a page: point reads cost less than reading the module's every row
+            }
+        }
+
+        var rows = await Packed.ReadManyAsync(client, tenant, ids.Select(p => Key(connectionId, module, p)), ct);
         return rows.ToDictionary(r => ProfileOf(r.Key), r => r.Value, StringComparer.Ordinal);
     }
+
+    /// <summary>From how many profiles <see cref="ReadAsync"/> tries one query before point reads.</summary>
+    public const int ScanFrom = 50;
 
     /// <summary>
     /// Adds (or refreshes) outbox rows; a refreshed row loses its back-off and gets a new ETag. <c>Live</c> rows (a
