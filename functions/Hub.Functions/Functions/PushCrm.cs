@@ -152,6 +152,7 @@ public sealed class PushCrm(
     {
         var tenant = run.PartitionKey;
         var now = clock.GetUtcNow();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var due = all.Where(r => PushStore.MergedOf(r.RowKey) is null).ToList();
 
         // Merges first: the survivor's upsert must land on the one record left, not on a duplicate about to go.
@@ -212,6 +213,7 @@ public sealed class PushCrm(
         }
 
         await push.CompleteManyAsync(nothingToDo, ct);
+        var readMs = watch.ElapsedMilliseconds;
         var limits = target.Connector.Limits;
         var outcomes = new ConcurrentBag<(CrmRecordResult Result, string? Error)>();
         var owned = target.Rule.TagNames.ToList();
@@ -243,6 +245,7 @@ public sealed class PushCrm(
 
         run.Calls += calls;
         run.Credits += credits;
+        var crmMs = watch.ElapsedMilliseconds - readMs;
         var byId = send.ToDictionary(s => s.Record.ProfileId, StringComparer.Ordinal);
         var ledgerRows = new List<TableEntity>();
         var written = new List<(TableEntity Pending, string Key)>();
@@ -316,6 +319,8 @@ public sealed class PushCrm(
 
         run.Records += send.Count;
         run.UpdatedAt = clock.GetUtcNow();
+        logger.LogInformation("Drained {Rows} outbox row(s) of {Tenant}/{Connection}/{Module}: {Sent} sent in {Calls} call(s); read {ReadMs} ms, CRM {CrmMs} ms, recorded {RecordMs} ms",
+            all.Count, tenant, target.ConnectionId, target.Module, send.Count, calls, readMs, crmMs, watch.ElapsedMilliseconds - readMs - crmMs);
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ public sealed class SyncOptions
     /// Most records (and profiles) one resolution takes: its own message's and what waits in the backlog. Larger
     /// batches read each customer's records fewer times; smaller ones let a webhook through sooner.
     /// </summary>
-    public int ResolveBatch { get; set; } = 500;
+    public int ResolveBatch { get; set; } = 1000;
 
     /// <summary>How long one ResolveProfiles invocation keeps taking backlog batches before it hands over to a fresh message.</summary>
     public TimeSpan ResolveBudget { get; set; } = TimeSpan.FromMinutes(2);
