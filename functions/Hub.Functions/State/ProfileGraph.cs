@@ -131,26 +131,12 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         {
             if (pendingProfiles.Count > 0)
             {
-                var known = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
-                foreach (var id in pendingProfiles)
-                {
-                    if (heldRows is not null && heldRows.TryGetProfile(id, out var held))
-                    {
-                        known[id] = held;
-                    }
-                }
-
-                var rows = await Packed.ReadManyAsync(profilesTable, tenant, pendingProfiles.Where(id => !known.ContainsKey(id)), ct);
-                ResolveCounters.ProfileRows(pendingProfiles.Count - known.Count, known.Count);
+                var (rows, read) = await ReadGraphRowsAsync(profilesTable, tenant, pendingProfiles, heldRows, profiles: true, ct);
+                ResolveCounters.ProfileRows(read, pendingProfiles.Count - read);
                 var next = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var id in pendingProfiles)
                 {
-                    if (!known.TryGetValue(id, out var row))
-                    {
-                        row = rows.GetValueOrDefault(id);
-                        heldRows?.SawProfile(id, row);
-                    }
-
+                    var row = rows[id];
                     profileRows[id] = row;
                     if (row is null)
                     {
@@ -254,26 +240,11 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
             if (pendingKeys.Count > 0)
             {
-                var known = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
+                var (rows, read) = await ReadGraphRowsAsync(identities, tenant, pendingKeys, heldRows, profiles: false, ct);
+                ResolveCounters.IdentityRows(read, pendingKeys.Count - read);
                 foreach (var hash in pendingKeys)
                 {
-                    if (heldRows is not null && heldRows.TryGetIdentity(hash, out var held))
-                    {
-                        known[hash] = held;
-                    }
-                }
-
-                var rows = await Packed.ReadManyAsync(identities, tenant, pendingKeys.Where(h => !known.ContainsKey(h)), ct);
-                ResolveCounters.IdentityRows(pendingKeys.Count - known.Count, known.Count);
-                foreach (var hash in pendingKeys)
-                {
-                    TableEntity? row;
-                    if (!known.TryGetValue(hash, out row))
-                    {
-                        row = rows.GetValueOrDefault(hash);
-                        heldRows?.SawIdentity(hash, row);
-                    }
-
+                    var row = rows[hash];
                     idRows[hash] = row;
                     foreach (var id in Ids(row).Where(id => !profileRows.ContainsKey(id)))
                     {
@@ -531,6 +502,40 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
         }
 
         return new ResolveOutcome(changed, removed, merged, loaded.Count + cachedFrom.Count, batch.Profiles.Count, attempt, resolution.RefusedJoins, resolution.Assignments, (loadMs, buildMs, watch.ElapsedMilliseconds - loadMs - buildMs));
+    }
+
+    /// <summary>
+    /// Identity or profile rows by key (null: no such row): those the gate holder kept (<see cref="HeldGraphRows"/>),
+    /// the rest read from the table and kept. Returns how many were read.
+    /// </summary>
+    private static async Task<(Dictionary<string, TableEntity?> Rows, int Read)> ReadGraphRowsAsync(TableClient table, string tenant, IReadOnlyCollection<string> keys, HeldGraphRows? held, bool profiles, CancellationToken ct)
+    {
+        var rows = new Dictionary<string, TableEntity?>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            if (held is not null && (profiles ? held.TryGetProfile(key, out var row) : held.TryGetIdentity(key, out row)))
+            {
+                rows[key] = row;
+            }
+        }
+
+        var missing = keys.Where(k => !rows.ContainsKey(k)).ToList();
+        var read = await Packed.ReadManyAsync(table, tenant, missing, ct);
+        foreach (var key in missing)
+        {
+            var row = read.GetValueOrDefault(key);
+            rows[key] = row;
+            if (profiles)
+            {
+                held?.SawProfile(key, row);
+            }
+            else
+            {
+                held?.SawIdentity(key, row);
+            }
+        }
+
+        return (rows, missing.Count);
     }
 
     /// <summary>Not a storage conflict: this resolution saw a state it must read again (counted apart).</summary>
