@@ -31,6 +31,10 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _mints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Dc, DateTimeOffset Expires)> _codes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _writtenAt = new(StringComparer.Ordinal);
+
+    // field → value (case-insensitive) → contact ids: built on a field's first lookup, kept by every write after,
+    // so a duplicate check costs what Zoho's own index costs instead of a scan of every contact
+    private readonly Dictionary<string, Dictionary<string, HashSet<string>>> _lookups = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, BulkJob> _jobs = new(StringComparer.Ordinal);
     private long _nextId = 4150868000000376000;
@@ -268,7 +272,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
             for (var i = 0; i < data.Count; i++)
             {
                 var record = data[i];
-                var existing = checkFields.Select(f => record.Value<string>(f) is { } v ? _contacts.Values.FirstOrDefault(c => string.Equals(c.Value<string>(f), v, StringComparison.OrdinalIgnoreCase)) : null).FirstOrDefault(c => c is not null);
+                var existing = checkFields.Select(f => record.Value<string>(f) is { } v ? Find(f, v, _ => true) : null).FirstOrDefault(c => c is not null);
                 var error = Validate(record, i, existing);
                 if (error is not null)
                 {
@@ -277,14 +281,13 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                 }
 
                 var id = existing?.Value<string>("id") ?? (++_nextId).ToString(CultureInfo.InvariantCulture);
-                var target = existing ?? new JObject { ["id"] = id, ["Created_Time"] = now };
+                var target = existing ?? Add(id, now);
                 foreach (var (name, value) in record)
                 {
-                    target[name] = value;
+                    Assign(id, target, name, value);
                 }
 
-                target["Modified_Time"] = now;
-                _contacts[id] = target;
+                Assign(id, target, "Modified_Time", now);
                 _writtenAt[id] = Clock.GetUtcNow();
                 items.Add(new JObject
                 {
@@ -339,10 +342,10 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
 
                 foreach (var (name, value) in fields)
                 {
-                    existing[name] = value;
+                    Assign(id, existing, name, value);
                 }
 
-                existing["Modified_Time"] = now;
+                Assign(id, existing, "Modified_Time", now);
                 _writtenAt[id] = Clock.GetUtcNow();
                 items.Add(new JObject { ["code"] = "SUCCESS", ["details"] = new JObject { ["Modified_Time"] = now, ["id"] = id }, ["message"] = "record updated", ["status"] = "success" });
             }
@@ -401,7 +404,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                 return Error("INVALID_DATA", "invalid data", new JObject { ["api_name"] = name, ["expected_data_type"] = "email" });
             }
 
-            if (field.Value<bool?>("unique") == true && _contacts.Values.FirstOrDefault(c => c != existing && string.Equals(c.Value<string>(name), value.ToString(), StringComparison.Ordinal)) is { } clash)
+            if (field.Value<bool?>("unique") == true && Find(name, value.ToString(), c => c != existing && string.Equals(c.Value<string>(name), value.ToString(), StringComparison.Ordinal)) is { } clash)
             {
                 return Error("DUPLICATE_DATA", "duplicate data", new JObject { ["api_name"] = name, ["duplicate_record"] = new JObject { ["id"] = clash["id"], ["module"] = new JObject { ["api_name"] = "Contacts" } }, ["more_records"] = false });
             }
@@ -433,7 +436,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                 {
                     if (master![name] is null || master[name]!.Type == JTokenType.Null)
                     {
-                        master[name] = value?.DeepClone();
+                        Assign(masterId, master, name, value?.DeepClone());
                     }
                 }
 
@@ -442,7 +445,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                     (_tags.TryGetValue(masterId, out var t) ? t : _tags[masterId] = new HashSet<string>(StringComparer.Ordinal)).UnionWith(childTags);
                 }
 
-                _contacts.Remove(child);
+                Remove(child);
             }
         }
 
@@ -582,6 +585,84 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
         await Write(context, 200, new JObject { ["data"] = new JArray(found.Take(200)), ["info"] = new JObject { ["per_page"] = 200, ["count"] = Math.Min(200, found.Count), ["page"] = 1, ["more_records"] = found.Count > 200 } });
     }
 
+    // ---- Contacts and their lookups (callers hold _gate) ----
+
+    private static string? Scalar(JToken? token) => token is JValue { Type: not JTokenType.Null } value ? value.Value<string>() : null;
+
+    /// <summary>The earliest-created contact whose <paramref name="field"/> equals <paramref name="value"/> ignoring case and that passes <paramref name="match"/>.</summary>
+    private JObject? Find(string field, string value, Func<JObject, bool> match)
+    {
+        if (!_lookups.TryGetValue(field, out var byValue))
+        {
+            byValue = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (id, contact) in _contacts)
+            {
+                Index(byValue, Scalar(contact[field]), id);
+            }
+
+            _lookups[field] = byValue;
+        }
+
+        return byValue.TryGetValue(value, out var ids)
+            ? ids.OrderBy(id => id.Length).ThenBy(id => id, StringComparer.Ordinal).Select(id => _contacts[id]).FirstOrDefault(match)
+            : null;
+    }
+
+    private static void Index(Dictionary<string, HashSet<string>> byValue, string? value, string id)
+    {
+        if (value is not null)
+        {
+            (byValue.TryGetValue(value, out var ids) ? ids : byValue[value] = new HashSet<string>(StringComparer.Ordinal)).Add(id);
+        }
+    }
+
+    private static void Unindex(Dictionary<string, HashSet<string>> byValue, string? value, string id)
+    {
+        if (value is not null && byValue.TryGetValue(value, out var ids) && ids.Remove(id) && ids.Count == 0)
+        {
+            byValue.Remove(value);
+        }
+    }
+
+    private JObject Add(string id, string? createdTime)
+    {
+        var contact = new JObject { ["id"] = id };
+        _contacts[id] = contact;
+        if (createdTime is not null)
+        {
+            Assign(id, contact, "Created_Time", createdTime);
+        }
+
+        if (_lookups.TryGetValue("id", out var byId))
+        {
+            Index(byId, id, id);
+        }
+
+        return contact;
+    }
+
+    private void Assign(string id, JObject contact, string name, JToken? value)
+    {
+        if (_lookups.TryGetValue(name, out var byValue))
+        {
+            Unindex(byValue, Scalar(contact[name]), id);
+            Index(byValue, Scalar(value), id);
+        }
+
+        contact[name] = value;
+    }
+
+    private void Remove(string id)
+    {
+        if (_contacts.Remove(id, out var contact))
+        {
+            foreach (var (name, byValue) in _lookups)
+            {
+                Unindex(byValue, Scalar(contact[name]), id);
+            }
+        }
+    }
+
     // ---- Bulk Write ----
 
     private async Task UploadAsync(HttpContext context)
@@ -718,7 +799,7 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                         }
 
                         var key = record.Value<string>(job.FindBy);
-                        var existing = key is null ? null : _contacts.Values.FirstOrDefault(c => string.Equals(c.Value<string>(job.FindBy), key, StringComparison.OrdinalIgnoreCase));
+                        var existing = key is null ? null : Find(job.FindBy, key, _ => true);
                         var error = Validate(record, i - 1, existing);
                         string status, recordId = "", errors = "";
                         if (error is not null)
@@ -729,14 +810,13 @@ public sealed class ZohoCrmSandbox(TimeProvider? clock = null) : SandboxServer(c
                         }
                         else
                         {
-                            var target = existing ?? new JObject { ["id"] = (++_nextId).ToString(CultureInfo.InvariantCulture) };
+                            recordId = existing?.Value<string>("id") ?? (++_nextId).ToString(CultureInfo.InvariantCulture);
+                            var target = existing ?? Add(recordId, null);
                             foreach (var (name, value) in record)
                             {
-                                target[name] = value;
+                                Assign(recordId, target, name, value);
                             }
 
-                            recordId = target.Value<string>("id")!;
-                            _contacts[recordId] = target;
                             _writtenAt[recordId] = Clock.GetUtcNow();
                             status = existing is null ? "ADDED" : "UPDATED";
                             if (existing is null)

@@ -42,4 +42,43 @@ public sealed class ZohoCrmSandboxTests : IAsyncLifetime
         var late = JObject.Parse(await http.GetStringAsync(url));
         Assert.Equal(2, late["data"]!.Count()); // "equals" also found joann@example.com
     }
+
+    [Fact]
+    public async Task DuplicateChecks_FollowEveryWrite_UpdatesMergesAndCase()
+    {
+        using var services = ZohoCrmFixture.Services(_sandbox);
+        var connection = ZohoCrmFixture.Connection(_sandbox);
+        using var http = new HttpClient { BaseAddress = new Uri(_sandbox.ApiDomain("eu") + "/") };
+        http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Zoho-oauthtoken " + connection.Secrets.Value<string>("accessToken"));
+        async Task<JObject> Send(HttpMethod method, string path, JObject body)
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path) { Content = new StringContent(body.ToString(), System.Text.Encoding.UTF8, "application/json") });
+            return (JObject)JObject.Parse(await response.Content.ReadAsStringAsync())["data"]![0]!;
+        }
+
+        Task<JObject> Upsert(string email, string name) => Send(HttpMethod.Post, "crm/v8/Contacts/upsert", new JObject { ["data"] = new JArray(new JObject { ["Email"] = email, ["Last_Name"] = name }), ["duplicate_check_fields"] = new JArray("Email") });
+
+        var ann = (await Upsert("ann@example.com", "Ann"))["details"]!.Value<string>("id")!;
+        var bob = (await Upsert("bob@example.com", "Bob"))["details"]!.Value<string>("id")!;
+        Assert.Equal("update", (await Upsert("ANN@Example.com", "Ann B"))["action"]!.ToString()); // Zoho matches email ignoring case
+
+        // an update moves Ann to a new address: the old one no longer matches, the new one does
+        Assert.Equal("SUCCESS", (await Send(HttpMethod.Put, "crm/v8/Contacts", new JObject { ["data"] = new JArray(new JObject { ["id"] = ann, ["Email"] = "ann@new.example" }) }))["code"]!.ToString());
+        var moved = await Upsert("ann@new.example", "Ann C");
+        Assert.Equal(("update", ann), (moved["action"]!.ToString(), moved["details"]!.Value<string>("id")));
+        var again = await Upsert("ann@example.com", "Another Ann");
+        Assert.Equal("insert", again["action"]!.ToString());
+
+        // merging deletes the child: its address now creates a contact instead of updating a deleted one
+        using (var merge = await http.PostAsync($"crm/v8/Contacts/{ann}/actions/merge", new StringContent(new JObject { ["merge"] = new JArray(new JObject { ["data"] = new JArray(new JObject { ["id"] = bob }) }) }.ToString())))
+        {
+            Assert.Equal(HttpStatusCode.OK, merge.StatusCode);
+        }
+
+        var afterMerge = await Upsert("bob@example.com", "Bob again");
+        Assert.Equal("insert", afterMerge["action"]!.ToString());
+        Assert.NotEqual(bob, afterMerge["details"]!.Value<string>("id"));
+        Assert.Equal(3, _sandbox.Contacts.Count); // Ann, the other Ann, the new Bob
+        Assert.Single(_sandbox.Contacts, c => c.Value<string>("Email") == "ann@new.example");
+    }
 }
