@@ -49,6 +49,9 @@ public sealed class PipelineDriver(SyncHarness harness)
 
     public ConcurrentBag<string> Errors { get; } = [];
 
+    /// <summary>The log lines of every invocation's result, prefixed with the function's name.</summary>
+    public ConcurrentBag<string> Logs { get; } = [];
+
     /// <summary>Lets a test keep chosen messages back (return true) until <see cref="Release"/>: a run left halfway.</summary>
     public Func<string, JObject, bool>? SetAside { get; set; }
 
@@ -73,6 +76,11 @@ public sealed class PipelineDriver(SyncHarness harness)
 
     public void Collect(string function, InvocationResult result)
     {
+        foreach (var line in result.Logs)
+        {
+            Logs.Add($"{function}: {line}");
+        }
+
         foreach (var ((fn, output), queue) in Outputs)
         {
             if (fn == function)

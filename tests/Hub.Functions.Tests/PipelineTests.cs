@@ -244,6 +244,26 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AResolutionPastItsBudget_HandsTheGateAndItsKeptRowsToTheNextInvocation_AndEndsLikeAQuietRun()
+    {
+        // Every batch is past the budget: each invocation resolves one batch and hands over.
+        await using var h = Harness(v =>
+        {
+            v["Hub:Sync:ResolveBudget"] = "00:00:00";
+            v["Hub:Sync:ResolveBatch"] = "60";
+        });
+        var driver = await BackfillAsync(h);
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var handedOver = driver.Logs.Count(l => l.StartsWith(ResolveProfiles.Name, StringComparison.Ordinal) && l.Contains("handed over", StringComparison.Ordinal));
+        var wentOn = driver.Logs.Count(l => l.StartsWith(ResolveProfiles.Name, StringComparison.Ordinal) && l.Contains("the holder before kept", StringComparison.Ordinal));
+        Assert.True(handedOver >= 5, $"{handedOver} hand-overs");
+        Assert.True(wentOn >= handedOver / 2, $"{wentOn} of {handedOver} hand-overs passed the rows the holder kept");
+        Assert.False(await h.Services.GetRequiredService<ResolveGate>().IsTakenAsync(h.Tenant, default));
+    }
+
+    [Fact]
     public async Task ResolveMessagesThatFindTheGateTaken_WaitInTheBacklog_AndADeadHoldersBacklogIsResolvedInFewBatches()
     {
         await using var h = Harness(v => v["Hub:Sync:ResolveBacklogStaleAfter"] = "00:00:00");

@@ -91,4 +91,59 @@ public class ResolveGateTests
         Assert.False(hold.Broken);
         Assert.True(await hold.ConfirmAsync(default));
     }
+
+    [Fact]
+    public async Task AHandOver_KeepsTheGateTaken_AndPassesTheKeptRows_OnlyToItsTokenAndOnlyUndisturbed()
+    {
+        await using var h = new SyncHarness();
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        var pending = await h.Services.GetRequiredService<HubTables>().GetAsync(HubTables.Pending, default);
+        var rows = new HeldGraphRows(h.Tenant);
+        rows.SawIdentity("k1", new TableEntity(h.Tenant, "k1") { ["Profile"] = "p1" });
+
+        // Undisturbed: the gate stays taken between the two invocations, and the token's invocation gets the rows.
+        var first = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(first);
+        Assert.True(await first.ConfirmAsync(default));
+        var token = await first.HandOverAsync(rows, default);
+        Assert.NotNull(token);
+        await first.DisposeAsync();
+        Assert.True(await gate.IsTakenAsync(h.Tenant, default));
+        Assert.Null(await gate.TryEnterAsync(h.Tenant, default)); // another message leaves its work to the backlog
+        var second = await gate.TryEnterAsync(h.Tenant, default, token);
+        Assert.NotNull(second);
+        Assert.Same(rows, second.Adopted);
+        Assert.True(await second.ConfirmAsync(default));
+
+        // The token is spent: a redelivery of its message does not enter beside the holder.
+        Assert.Null(await gate.TryEnterAsync(h.Tenant, default, token));
+
+        // Disturbed between the two (a deletion marked profile rows): the gate passes, the rows do not.
+        var again = await second.HandOverAsync(rows, default);
+        Assert.NotNull(again);
+        await second.DisposeAsync();
+        await h.Services.GetRequiredService<PushStore>().DisturbLeaseAsync(h.Tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, h.Clock.GetUtcNow(), default);
+        var third = await gate.TryEnterAsync(h.Tenant, default, again);
+        Assert.NotNull(third);
+        Assert.Null(third.Adopted);
+
+        // Disturbed since the holder's last confirmation: the hand-over fails and disposing frees the gate.
+        await h.Services.GetRequiredService<PushStore>().DisturbLeaseAsync(h.Tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, h.Clock.GetUtcNow(), default);
+        Assert.Null(await third.HandOverAsync(rows, default));
+        await third.DisposeAsync();
+        Assert.False(await gate.IsTakenAsync(h.Tenant, default));
+
+        // A token whose lease ran out and was taken by another resolution enters nothing, and adopts nothing.
+        var fourth = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(fourth);
+        var late = await fourth.HandOverAsync(rows, default);
+        Assert.NotNull(late);
+        await fourth.DisposeAsync();
+        h.Clock.Advance(ResolveGate.Duration + TimeSpan.FromSeconds(1));
+        var other = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(other);
+        Assert.Null(other.Adopted);
+        Assert.Null(await gate.TryEnterAsync(h.Tenant, default, late));
+        await other.DisposeAsync();
+    }
 }

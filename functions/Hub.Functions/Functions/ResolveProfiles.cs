@@ -14,7 +14,8 @@ namespace Hub.Functions.Functions;
 /// records to the <see cref="ResolveBacklog"/> and returns; the holder resolves its own records with the backlog in
 /// batches of up to <see cref="SyncOptions.ResolveBatch"/>, and after letting go of the gate looks at the backlog once
 /// more (anything written before a failed entry is seen by the holder's last look). Past
-/// <see cref="SyncOptions.ResolveBudget"/> it hands over with an empty <c>resolve</c> message of its own.
+/// <see cref="SyncOptions.ResolveBudget"/> it hands over with an empty <c>resolve</c> message of its own, passing the
+/// gate and the graph rows it kept to that message's invocation (<see cref="ResolveGate.Hold.HandOverAsync"/>).
 /// </para>
 /// </summary>
 public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, ResolveGate gate, ResolveBacklog backlog, TimeProvider clock, IOptions<SyncOptions> options, ILogger<ResolveProfiles> logger) : IFunction
@@ -35,7 +36,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         var result = new InvocationResult();
         var ownRecords = message.Records.ToList();
         var ownProfiles = (message.Profiles ?? []).ToList();
-        var held = await gate.TryEnterAsync(tenant, cancellationToken);
+        var held = await gate.TryEnterAsync(tenant, cancellationToken, message.HandOver);
         if (held is null)
         {
             if (ownRecords.Count + ownProfiles.Count > 0)
@@ -60,11 +61,13 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
         var kicks = new HashSet<PushMessage>();
         int batches = 0, asked = 0, changed = 0, merged = 0;
         var handOver = false;
+        string? token = null;
+        var adopted = held.Adopted?.Count ?? 0;
         while (held is not null)
         {
             await using (held)
             {
-                var heldRows = new HeldGraphRows(tenant);
+                var heldRows = held.Adopted ?? new HeldGraphRows(tenant);
                 var disturbed = false;
                 while (true)
                 {
@@ -131,6 +134,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
                     if (clock.GetUtcNow() - started > options.Value.ResolveBudget)
                     {
                         handOver = true;
+                        token = await held.HandOverAsync(heldRows, cancellationToken);
                         break;
                     }
                 }
@@ -139,7 +143,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
             held = null;
             if (handOver)
             {
-                result.Send(NextOutput, new ResolveMessage(tenant, []));
+                result.Send(NextOutput, new ResolveMessage(tenant, []) { HandOver = token });
             }
             else if (await backlog.AnyAsync(tenant, cancellationToken))
             {
@@ -153,7 +157,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
             result.Send(PushOutput, kick);
         }
 
-        result.Logs.Add($"Resolved {asked} record(s) and profile(s) of {tenant} in {batches} batch(es): {changed} profile(s) planned, {merged} merged{(handOver ? "; handed over to a fresh invocation" : "")}.");
+        result.Logs.Add($"Resolved {asked} record(s) and profile(s) of {tenant} in {batches} batch(es): {changed} profile(s) planned, {merged} merged{(adopted > 0 ? $"; went on with {adopted} graph row(s) the holder before kept" : "")}{(handOver ? "; handed over to a fresh invocation" : "")}.");
         return result;
     }
 

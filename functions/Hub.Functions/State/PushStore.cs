@@ -176,6 +176,54 @@ public sealed class PushStore(HubTables tables)
         }
     }
 
+    /// <summary>
+    /// Passes a held lease on to <paramref name="token"/>, on the lease's ETag: the lease row names the token as its
+    /// owner until <paramref name="until"/>, and the row's new ETag is returned. Null when the row changed since the
+    /// lease's last renewal (disturbed or taken over): nothing was passed.
+    /// </summary>
+    public async Task<ETag?> PassLeaseAsync(TableEntity lease, string token, DateTimeOffset until, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var passed = new TableEntity(lease.PartitionKey, lease.RowKey) { ["Owner"] = token, ["Until"] = until };
+        try
+        {
+            var response = await table.UpdateEntityAsync(passed, lease.ETag, TableUpdateMode.Replace, ct);
+            return response.Headers.ETag;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes a lease passed to <paramref name="token"/> (<see cref="PassLeaseAsync"/>) under a new owner, whatever its
+    /// time left: the lease and the ETag the row had when it was taken. Null when the row no longer names the token
+    /// (it ran out and was taken, or the token was used already).
+    /// </summary>
+    public async Task<(TableEntity Lease, ETag Found)?> TakePassedLeaseAsync(string tenant, string connectionId, string module, string token, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var key = Prefix(connectionId, module) + LeaseSuffix;
+        var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, cancellationToken: ct);
+        if (!existing.HasValue || existing.Value is not { } current || current.GetString("Owner") != token)
+        {
+            return null;
+        }
+
+        var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
+        try
+        {
+            var updated = await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
+            lease.ETag = updated.Headers.ETag ?? default;
+            return (lease, current.ETag);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Until when the lease of one connection and module is held, or null when nobody holds it.</summary>
     public async Task<DateTimeOffset?> LeaseUntilAsync(string tenant, string connectionId, string module, CancellationToken ct)
     {

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Azure;
 using Azure.Data.Tables;
 
 namespace Hub.Functions.State;
@@ -11,6 +13,12 @@ namespace Hub.Functions.State;
 /// blocks the tenant for at most <see cref="Duration"/>. Nobody waits for it: a message that finds it taken leaves
 /// its work in the <see cref="ResolveBacklog"/> for the holder. It only avoids conflicts: correctness stays with the
 /// ETags, so a holder that lost its lease after a stall finishes its batch.
+/// <para>
+/// A holder past its time budget hands over (<see cref="Hold.HandOverAsync"/>): the lease row passes to a token the
+/// next <c>resolve</c> message carries, and the graph rows the holder kept wait in this process beside the row's ETag.
+/// The message's invocation takes the lease by the token; if the row still has that ETag, nobody held or disturbed
+/// the gate between the two, and it goes on with the rows (<see cref="Hold.Adopted"/>) instead of reading them again.
+/// </para>
 /// </summary>
 public sealed class ResolveGate(PushStore push, TimeProvider clock)
 {
@@ -18,14 +26,31 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
     public const string Module = "resolve";
     public static readonly TimeSpan Duration = TimeSpan.FromSeconds(15);
 
+    private readonly ConcurrentDictionary<string, Parked> _parked = new(StringComparer.Ordinal);
+
+    private sealed record Parked(string Token, ETag ETag, HeldGraphRows Rows, DateTimeOffset At);
+
     private PushStore Push => push;
 
     private TimeProvider Clock => clock;
 
     /// <summary>The gate if it is free (or its holder's lease ran out), else null at once.</summary>
-    public async Task<Hold?> TryEnterAsync(string tenant, CancellationToken ct)
+    /// <param name="handOver">The token of a hand-over (<see cref="Hold.HandOverAsync"/>) this invocation was sent with.</param>
+    public async Task<Hold?> TryEnterAsync(string tenant, CancellationToken ct, string? handOver = null)
     {
-        var lease = await push.TryLeaseAsync(tenant, Connection, Module, Guid.NewGuid().ToString("N"), clock.GetUtcNow(), Duration, ct);
+        var owner = Guid.NewGuid().ToString("N");
+        if (handOver is not null)
+        {
+            var parked = _parked.TryGetValue(tenant, out var p) && p.Token == handOver && _parked.TryRemove(new(tenant, p)) ? p : null;
+            if (await push.TakePassedLeaseAsync(tenant, Connection, Module, handOver, owner, clock.GetUtcNow(), Duration, ct) is { } passed)
+            {
+                // The row as the last holder left it: nobody entered or disturbed the gate in between.
+                var adopted = parked is not null && parked.ETag == passed.Found && parked.Rows.Tenant == tenant ? parked.Rows : null;
+                return new Hold(this, passed.Lease, ct) { Adopted = adopted };
+            }
+        }
+
+        var lease = await push.TryLeaseAsync(tenant, Connection, Module, owner, clock.GetUtcNow(), Duration, ct);
         return lease is null ? null : new Hold(this, lease, ct);
     }
 
@@ -43,6 +68,7 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         private readonly SemaphoreSlim _renewal = new(1, 1);
         private bool _broken;
         private bool _disturbed;
+        private bool _passed;
 
         internal Hold(ResolveGate gate, TableEntity lease, CancellationToken ct)
         {
@@ -111,6 +137,61 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         /// </summary>
         public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(consume: true, ct);
 
+        /// <summary>The graph rows the previous holder kept, when it handed the gate to this one undisturbed; else null.</summary>
+        public HeldGraphRows? Adopted { get; internal init; }
+
+        /// <summary>
+        /// Passes the gate on to the invocation of a message carrying the returned token, instead of letting it go: the
+        /// gate stays taken in between (other messages keep writing to the backlog). <paramref name="rows"/> wait for
+        /// that invocation in this process if the hold was undisturbed since its last confirmation. Null when the row
+        /// changed since then: nothing was passed, and disposing lets the gate go as usual.
+        /// </summary>
+        public async Task<string?> HandOverAsync(HeldGraphRows rows, CancellationToken ct)
+        {
+            await _stop.CancelAsync();
+            await _renewing;
+            await _renewal.WaitAsync(ct);
+            try
+            {
+                if (_broken)
+                {
+                    return null;
+                }
+
+                var token = Guid.NewGuid().ToString("N");
+                if (await _gate.Push.PassLeaseAsync(_lease, token, _gate.Clock.GetUtcNow() + Duration, ct) is not { } etag)
+                {
+                    return null;
+                }
+
+                _passed = true;
+                var tenant = _lease.PartitionKey;
+                if (!_disturbed && rows.Trusted && rows.Tenant == tenant && rows.Count > 0)
+                {
+                    var now = _gate.Clock.GetUtcNow();
+                    foreach (var (other, parked) in _gate._parked)
+                    {
+                        if (now - parked.At > Duration)
+                        {
+                            _gate._parked.TryRemove(new(other, parked)); // its lease ran out: it can never be adopted
+                        }
+                    }
+
+                    _gate._parked[tenant] = new Parked(token, etag, rows, now);
+                }
+                else
+                {
+                    _gate._parked.TryRemove(tenant, out _);
+                }
+
+                return token;
+            }
+            finally
+            {
+                _renewal.Release();
+            }
+        }
+
         /// <summary>True once a renewal found the gate taken over: this holder may have written while another held it.</summary>
         public bool Broken => _broken;
 
@@ -127,7 +208,10 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
             await _renewing;
             _stop.Dispose();
             _renewal.Dispose();
-            await _gate.Push.ReleaseLeaseAsync(_lease, CancellationToken.None);
+            if (!_passed)
+            {
+                await _gate.Push.ReleaseLeaseAsync(_lease, CancellationToken.None);
+            }
         }
     }
 }

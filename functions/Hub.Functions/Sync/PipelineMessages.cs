@@ -29,6 +29,13 @@ public sealed record ResolveMessage(
     [JsonProperty("added", NullValueHandling = NullValueHandling.Ignore)]
     public IReadOnlyDictionary<string, State.AddedRecord>? Added { get; init; }
 
+    /// <summary>
+    /// Set by a resolution that handed over past its time budget: the token its gate was passed to
+    /// (<see cref="State.ResolveGate.Hold.HandOverAsync"/>).
+    /// </summary>
+    [JsonProperty("handOver", NullValueHandling = NullValueHandling.Ignore)]
+    public string? HandOver { get; init; }
+
     /// <summary>Records per message: small enough for one function call, large enough to share component reads.</summary>
     public const int MaxRecords = 100;
 
