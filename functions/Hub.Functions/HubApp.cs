@@ -63,6 +63,8 @@ public static class HubApp
             ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,
             ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
+            ["gcPauseMs"] = GC.GetTotalPauseDuration().TotalMilliseconds,
+            ["gcCollections"] = new Newtonsoft.Json.Linq.JArray(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)),
         }.ToString(Newtonsoft.Json.Formatting.None), "application/json"));
         return app;
     }

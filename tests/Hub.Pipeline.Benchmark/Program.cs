@@ -101,6 +101,14 @@ hostSettings["ReconcileCron"] = "0 0 0 1 1 *";
 hostSettings["ResegmentCron"] = "0 0 0 1 1 *";
 hostSettings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 32}.00:00:00";
 hostSettings["Hub__Demo__Tenant"] = tenant;
+
+// --set Key=Value (repeatable): a handler setting for this run, e.g. --set Hub:Sync:ResolveBudget=00:00:30.
+foreach (var (flag, value) in args.Zip(args.Skip(1)).Where(p => p.First == "--set"))
+{
+    var split = value.IndexOf('=', StringComparison.Ordinal);
+    hostSettings[value[..split].Replace(":", "__", StringComparison.Ordinal)] = value[(split + 1)..];
+}
+
 hostSettings["Hub__Demo__Shopify__Shop"] = scenario.Shop.Domain;
 hostSettings["Hub__Demo__Shopify__AccessToken"] = scenario.Shop.AccessToken;
 hostSettings["Hub__Demo__ZohoCrm__Json"] = new JObject
@@ -116,7 +124,7 @@ foreach (var name in new[] { "pull", "resolve", "push", "ingest" })
     await (await queues.GetAsync(name, "ServiceBusConnection", default)).ClearMessagesAsync();
 }
 
-using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("Hub.LocalHost.Handler", LogLevel.Information).AddSimpleConsole(o => o.SingleLine = true));
+using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("Hub.LocalHost.Handler", LogLevel.Information).AddFilter("Hub.LocalHost", LogLevel.Information).AddSimpleConsole(o => o.SingleLine = true));
 var pipelineClock = Stopwatch.StartNew();
 await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = 0, Settings = hostSettings }, loggers, default);
 using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -156,6 +164,8 @@ using var hooks = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 var acks = new System.Collections.Concurrent.ConcurrentBag<double>();
 var failures = 0;
 var total = rate * seconds;
+var handlerGcBefore = JObject.Parse(await http.GetStringAsync("api/health"));
+var hostGcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
 var tick = Stopwatch.StartNew();
 var sends = new List<Task>(total);
 for (var i = 0; i < total; i++)
@@ -187,7 +197,11 @@ for (var i = 0; i < total; i++)
 
 await Task.WhenAll(sends);
 var sorted = acks.Order().ToList();
-var grouped = JObject.Parse(await http.GetStringAsync("api/health"))["webhooks"]!;
+var afterAcks = JObject.Parse(await http.GetStringAsync("api/health"));
+var grouped = afterAcks["webhooks"]!;
+var handlerGc = (Pause: afterAcks.Value<double>("gcPauseMs") - handlerGcBefore.Value<double>("gcPauseMs"), Gen2: afterAcks["gcCollections"]![2]!.Value<int>() - handlerGcBefore["gcCollections"]![2]!.Value<int>());
+var hostGc = (Pause: (GC.GetTotalPauseDuration() - hostGcBefore.Pause).TotalMilliseconds, Gen2: GC.CollectionCount(2) - hostGcBefore.Gen2);
+var slow = sorted.Count(a => a > 50);
 double Pct(List<double> list, double p) => list[Math.Clamp((int)Math.Ceiling(p * list.Count) - 1, 0, list.Count - 1)];
 
 // 4. Webhook to CRM: refund one guest order at a time and time until its buyer's contact shows it.
@@ -219,6 +233,7 @@ Console.WriteLine($"""
     | Zoho upsert calls per 100 changed profiles | {upserts * 100.0 / expected.Count:F2} ({upserts} calls, {expected.Count} contacts) |
     | Table Storage operations per order | {tableOps / (double)orders:F1} ({tableOps:N0} requests, batches count once) |
     | Webhook acknowledgement at {rate}/s for {seconds} s | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total} |
+    | GC pauses while those webhooks were sent: handler / this process (local host, sandboxes, load) | {handlerGc.Pause:F0} ms ({handlerGc.Gen2} gen2) / {hostGc.Pause:F0} ms ({hostGc.Gen2} gen2); {slow} acknowledgements over 50 ms |
     | Inbox transactions and ingest messages for those webhooks (grouped while one is under way) | {grouped.Value<long>("groups"):N0} groups of {grouped.Value<long>("events"):N0} events, {grouped.Value<long>("ingestMessages"):N0} ingest messages |
     | Webhook to CRM (20 refunds, one at a time) | p50 {Pct(latencies, 0.5):F0} ms, p95 {Pct(latencies, 0.95):F0} ms |
     | Handler peak working set | {peak / 1048576.0:F0} MiB |
