@@ -103,9 +103,14 @@ hostSettings["Hub__Sync__DefaultLookback"] = $"{scenario.Days + 32}.00:00:00";
 hostSettings["Hub__Demo__Tenant"] = tenant;
 
 // --set Key=Value (repeatable): a handler setting for this run, e.g. --set Hub:Sync:ResolveBudget=00:00:30.
-foreach (var (flag, value) in args.Zip(args.Skip(1)).Where(p => p.First == "--set"))
+foreach (var value in args.Zip(args.Skip(1)).Where(p => p.First == "--set").Select(p => p.Second))
 {
     var split = value.IndexOf('=', StringComparison.Ordinal);
+    if (split <= 0)
+    {
+        throw new ArgumentException($"--set needs Key=Value, got '{value}'");
+    }
+
     hostSettings[value[..split].Replace(":", "__", StringComparison.Ordinal)] = value[(split + 1)..];
 }
 

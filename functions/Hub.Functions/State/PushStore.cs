@@ -145,30 +145,32 @@ public sealed class PushStore(HubTables tables)
     }
 
     /// <summary>Takes the drain lease of one connection and module: one pusher at a time fills whole batches.</summary>
-    public async Task<TableEntity?> TryLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct)
+    public async Task<TableEntity?> TryLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct) =>
+        (await TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current =>
+            current is null || current.GetString("Owner") == owner || current.GetDateTimeOffset("Until") is not { } until || until <= now, ct))?.Lease;
+
+    /// <summary>
+    /// Reads the lease row and, when <paramref name="mayTake"/> allows it (null: there is no row), writes it for
+    /// <paramref name="owner"/> on the ETag it read: the lease and the ETag the row had (default when it was added).
+    /// Null when the row may not be taken or changed meanwhile.
+    /// </summary>
+    private async Task<(TableEntity Lease, ETag Found)?> TakeLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, Func<TableEntity?, bool> mayTake, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var key = Prefix(connectionId, module) + LeaseSuffix;
         var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, cancellationToken: ct);
+        var current = existing.HasValue ? existing.Value : null;
+        if (!mayTake(current))
+        {
+            return null;
+        }
+
         var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
         try
         {
-            if (!existing.HasValue || existing.Value is null)
-            {
-                var added = await table.AddEntityAsync(lease, ct);
-                lease.ETag = added.Headers.ETag ?? default;
-                return lease;
-            }
-
-            var current = existing.Value;
-            if (current.GetString("Owner") != owner && current.GetDateTimeOffset("Until") is { } until && until > now)
-            {
-                return null;
-            }
-
-            var updated = await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
-            lease.ETag = updated.Headers.ETag ?? default;
-            return lease;
+            var written = current is null ? await table.AddEntityAsync(lease, ct) : await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
+            lease.ETag = written.Headers.ETag ?? default;
+            return (lease, current?.ETag ?? default);
         }
         catch (RequestFailedException ex) when (ex.Status is 409 or 412)
         {
@@ -201,28 +203,8 @@ public sealed class PushStore(HubTables tables)
     /// time left: the lease and the ETag the row had when it was taken. Null when the row no longer names the token
     /// (it ran out and was taken, or the token was used already).
     /// </summary>
-    public async Task<(TableEntity Lease, ETag Found)?> TakePassedLeaseAsync(string tenant, string connectionId, string module, string token, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct)
-    {
-        var table = await tables.GetAsync(HubTables.Pending, ct);
-        var key = Prefix(connectionId, module) + LeaseSuffix;
-        var existing = await table.GetEntityIfExistsAsync<TableEntity>(tenant, key, cancellationToken: ct);
-        if (!existing.HasValue || existing.Value is not { } current || current.GetString("Owner") != token)
-        {
-            return null;
-        }
-
-        var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
-        try
-        {
-            var updated = await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
-            lease.ETag = updated.Headers.ETag ?? default;
-            return (lease, current.ETag);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-        {
-            return null;
-        }
-    }
+    public Task<(TableEntity Lease, ETag Found)?> TakePassedLeaseAsync(string tenant, string connectionId, string module, string token, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct) =>
+        TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current => current?.GetString("Owner") == token, ct);
 
     /// <summary>Until when the lease of one connection and module is held, or null when nobody holds it.</summary>
     public async Task<DateTimeOffset?> LeaseUntilAsync(string tenant, string connectionId, string module, CancellationToken ct)
