@@ -37,6 +37,7 @@ public sealed class PullStream(
         ValidateMessage(message);
         var result = new InvocationResult();
         var tenant = message.TenantId;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var cursor = await cursors.GetAsync(tenant, message.ConnectionId, message.Stream, cancellationToken);
         if (cursor is null || cursor.RunId != message.RunId)
         {
@@ -101,6 +102,7 @@ public sealed class PullStream(
         var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
         var windowEnd = cursor.WindowEnd ?? now;
         PullPage page;
+        var fetchStart = watch.ElapsedMilliseconds;
         try
         {
             page = await connector.PullAsync(new PullRequest(context, message.Stream, cursor.PageCursor, windowStart, windowEnd), cancellationToken);
@@ -138,7 +140,9 @@ public sealed class PullStream(
 
         // Store the records before the cursor moves: a crash in between re-reads the page, and storing is idempotent.
         // A backfill's records are mostly new: added without reading first (RecordStore).
+        var fetchMs = watch.ElapsedMilliseconds - fetchStart;
         var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, await rules.ForTenantAsync(tenant, cancellationToken), context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken, expectNew: cursor.Backfill == true);
+        var storeMs = watch.ElapsedMilliseconds - fetchStart - fetchMs;
         foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve, added: ingest.Added))
         {
             result.Send(ResolveOutput, resolve);
@@ -201,7 +205,7 @@ public sealed class PullStream(
         }
 
         result.Logs.Add($"Run {run.RowKey} page {message.Seq}: {page.Records.Count} record(s), more: {page.HasMore}.");
-        logger.LogInformation("Pulled page {Seq} of {Tenant}/{Connection}/{Stream}: {Count} records, more {More}", message.Seq, tenant, message.ConnectionId, message.Stream, page.Records.Count, page.HasMore);
+        logger.LogInformation("Pulled page {Seq} of {Tenant}/{Connection}/{Stream}: {Count} records, more {More} in {Ms} ms (before the fetch {BeforeMs}, fetch {FetchMs}, store {StoreMs})", message.Seq, tenant, message.ConnectionId, message.Stream, page.Records.Count, page.HasMore, watch.ElapsedMilliseconds, fetchStart, fetchMs, storeMs);
         return result;
     }
 

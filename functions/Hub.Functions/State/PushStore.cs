@@ -84,7 +84,9 @@ public sealed class PushStore(HubTables tables)
 
     /// <summary>
     /// Adds (or refreshes) outbox rows; a refreshed row loses its back-off and gets a new ETag. <c>Live</c> rows (a
-    /// webhook's change) and <c>Force</c> rows (a replay) are not held while a backfill runs.
+    /// webhook's change) and <c>Force</c> rows (a replay) are not held while a backfill runs. <c>Hash</c> is the payload
+    /// the planner checked against the Ledger, for whoever reads the row; a held row has none (it was not checked).
+    /// The drain maps each profile again and decides from that.
     /// </summary>
     public async Task EnqueueAsync(string tenant, string connectionId, string module, IEnumerable<(string ProfileId, string Hash, bool Force, bool Live)> items, CancellationToken ct)
     {

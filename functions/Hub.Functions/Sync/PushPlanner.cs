@@ -109,14 +109,22 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
                 continue;
             }
 
-            // Held rows go in unchecked (PushCrm checks them when it drains); the others are checked now, so an
+            // Held rows go in unchecked and unmapped: PushCrm maps each profile and compares it with the Ledger when it
+            // drains, and a backfill rewrites a person's row many times before that. The others are checked now, so an
             // unchanged profile costs no outbox row and no push.
             var items = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
             var check = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
             foreach (var profile in changed)
             {
                 var isLive = live?.Contains(profile.Id) == true;
-                (held && !isLive ? items : check).Add((profile.Id, target.Rule.Map(profile.View, ctx).Hash, false, isLive));
+                if (held && !isLive)
+                {
+                    items.Add((profile.Id, "", false, false));
+                }
+                else
+                {
+                    check.Add((profile.Id, target.Rule.Map(profile.View, ctx).Hash, false, isLive));
+                }
             }
 
             if (check.Count > 0)
