@@ -67,9 +67,6 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
         }
     }
 
-    /// <summary>Add transactions of a backfill page in flight at once.</summary>
-    public const int AddConcurrency = 4;
-
     private async Task<IngestResult> TryIngestAsync(string tenant, string platform, string connectionId, string entity, IReadOnlyList<JToken> records, RuleSet rules, string? region, DateTimeOffset now, bool expectNew, CancellationToken ct)
     {
         var source = rules.Sources.FirstOrDefault(s => s.Platform == platform && s.Entity == entity);
@@ -123,38 +120,24 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
             // without reading first. A slice with a record already there (the transaction fails as a whole) is decided
             // below from reads, like any other page; that costs one request per such slice.
             decide.Clear();
-            // The slices go concurrently: the table's $batch round trips overlap with building the next one.
-            var slices = incoming.Keys.Chunk(100).ToList();
-            var outcomes = new IReadOnlyList<ETag?>?[slices.Count];
-            await Parallel.ForEachAsync(Enumerable.Range(0, slices.Count), new ParallelOptions { MaxDegreeOfParallelism = AddConcurrency, CancellationToken = ct }, async (n, token) =>
+            foreach (var slice in incoming.Keys.Chunk(100))
             {
                 try
                 {
-                    outcomes[n] = await Packed.SubmitAsync(table, slices[n].Select(k => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, k, platform, connectionId, region, incoming[k].Updated, incoming[k].Version, incoming[k].Raw))).ToList(), token);
+                    var etags = await Packed.SubmitAsync(table, slice.Select(k => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, k, platform, connectionId, region, incoming[k].Updated, incoming[k].Version, incoming[k].Raw))).ToList(), ct);
+                    toResolve.AddRange(slice);
+                    added += slice.Length;
+                    for (var i = 0; i < slice.Length; i++)
+                    {
+                        if (etags[i] is { } etag)
+                        {
+                            addedRows[slice[i]] = new AddedRecord(incoming[slice[i]].Version, etag.ToString());
+                        }
+                    }
                 }
                 catch (RequestFailedException ex) when (ex.Status == 409)
                 {
-                    outcomes[n] = null;
-                }
-            });
-
-            for (var n = 0; n < slices.Count; n++)
-            {
-                var slice = slices[n];
-                if (outcomes[n] is not { } etags)
-                {
                     decide.AddRange(slice);
-                    continue;
-                }
-
-                toResolve.AddRange(slice);
-                added += slice.Length;
-                for (var i = 0; i < slice.Length; i++)
-                {
-                    if (etags[i] is { } etag)
-                    {
-                        addedRows[slice[i]] = new AddedRecord(incoming[slice[i]].Version, etag.ToString());
-                    }
                 }
             }
         }
