@@ -59,6 +59,7 @@ public static class HubApp
             ["status"] = "ok",
             ["tableOperations"] = TableOperations.Count,
             ["tableOperationsByKind"] = Newtonsoft.Json.Linq.JObject.FromObject(TableOperations.ByKindSnapshot()),
+            ["rowsWrittenInTransactions"] = Newtonsoft.Json.Linq.JObject.FromObject(TableOperations.RowsInBatchesSnapshot()),
             ["webhooks"] = new Newtonsoft.Json.Linq.JObject { ["groups"] = intake.Counts.Flushes, ["events"] = intake.Counts.Items, ["ingestMessages"] = ingest.MessagesSent },
             ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,

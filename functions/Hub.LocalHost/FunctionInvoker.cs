@@ -112,6 +112,8 @@ public sealed class OutputWriter(QueueClientFactory queues)
             {
                 await client.SendMessageAsync(message, ct);
             }
+
+            queues.Sent(queueName);
         }
     }
 }

@@ -82,7 +82,13 @@ public sealed class QueueTriggerDriver
 
             if (batch.Length == 0)
             {
-                await Delay(delay, ct);
+                // Back off while idle, unless this host sends to the queue meanwhile (QueueClientFactory.Sent).
+                if (await _queues.WaitForSendAsync(QueueName, delay, ct))
+                {
+                    delay = TimeSpan.FromMilliseconds(100);
+                    continue;
+                }
+
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, maxDelay.TotalMilliseconds));
                 continue;
             }

@@ -71,3 +71,51 @@ public class QueueTriggerTests
         return root;
     }
 }
+
+/// <summary>
+/// A send by the host wakes the idle listener of that queue, as the host's SharedQueueWatcher and Service Bus do;
+/// without it each hop of a message chain waited out the polling back-off.
+/// </summary>
+public class QueueWatcherTests
+{
+    private static QueueClientFactory Factory() => new(AppSettings.Load(Path.GetTempPath(), []), base64: true);
+
+    [Fact]
+    public async Task ASendWakesTheWaitingListener_OnlyForItsQueue()
+    {
+        var queues = Factory();
+        var pull = queues.WaitForSendAsync("pull", TimeSpan.FromMinutes(5), CancellationToken.None);
+        var push = queues.WaitForSendAsync("push", TimeSpan.FromMilliseconds(200), CancellationToken.None);
+        Assert.False(pull.IsCompleted);
+
+        queues.Sent("pull");
+
+        Assert.True(await pull.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.False(await push);
+    }
+
+    [Fact]
+    public async Task ASendWhileNobodyWaits_WakesTheNextWait_AndSendsInARowWakeItOnce()
+    {
+        var queues = Factory();
+        queues.Sent("resolve");
+        queues.Sent("resolve");
+        queues.Sent("resolve");
+
+        Assert.True(await queues.WaitForSendAsync("resolve", TimeSpan.FromMinutes(5), CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(1)));
+        // One wake for the three: the listener polls once and takes whatever the three sends put there.
+        Assert.False(await queues.WaitForSendAsync("resolve", TimeSpan.FromMilliseconds(100), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AStoppingHost_EndsTheWaitWithoutAWake()
+    {
+        var queues = Factory();
+        using var stopping = new CancellationTokenSource();
+        var wait = queues.WaitForSendAsync("ingest", TimeSpan.FromMinutes(5), stopping.Token);
+
+        await stopping.CancelAsync();
+
+        Assert.False(await wait.WaitAsync(TimeSpan.FromMinutes(1)));
+    }
+}

@@ -161,6 +161,7 @@ var health = JObject.Parse(await http.GetStringAsync("api/health"));
 var tableOps = health.Value<long>("tableOperations");
 Console.WriteLine($"resolve: {health["resolve"]}");
 Console.WriteLine($"table operations by kind: {health["tableOperationsByKind"]?.ToString(Newtonsoft.Json.Formatting.None)}");
+Console.WriteLine($"rows written inside transactions: {health["rowsWrittenInTransactions"]?.ToString(Newtonsoft.Json.Formatting.None)}");
 
 // 3. Webhook acknowledgement at a steady rate (signed orders/updated deliveries of unchanged orders, new event ids).
 var target = new Uri(host.BaseAddress, $"api/webhooks/{tenant}/demo-shopify");

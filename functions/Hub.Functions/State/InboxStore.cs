@@ -52,7 +52,9 @@ public sealed class InboxStore(HubTables tables)
         var table = await tables.GetAsync(HubTables.Inbox, ct);
         try
         {
-            await table.SubmitTransactionAsync(events.Select(e => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, connectionId, e, now))).ToList(), ct);
+            var actions = events.Select(e => new TableTransactionAction(TableTransactionActionType.Add, NewRow(tenant, connectionId, e, now))).ToList();
+            TableOperations.CountBatch(table.Name, actions);
+            await table.SubmitTransactionAsync(actions, ct);
             return events.Select(_ => (true, Received)).ToList();
         }
         catch (RequestFailedException ex) when (ex.Status == 409)

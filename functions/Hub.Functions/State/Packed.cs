@@ -129,6 +129,7 @@ public static class Packed
             }
             else
             {
+                TableOperations.CountBatch(table.Name, slice);
                 var responses = (await table.SubmitTransactionAsync(slice, ct)).Value;
                 for (var j = 0; j < slice.Count; j++)
                 {

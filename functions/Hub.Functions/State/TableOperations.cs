@@ -14,11 +14,27 @@ public static class TableOperations
 {
     private static long _count;
     private static readonly ConcurrentDictionary<string, long> ByKind = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, long> RowsInBatches = new(StringComparer.Ordinal);
 
     public static long Count => Interlocked.Read(ref _count);
 
     /// <summary>Requests by kind: the method, the Hub table (without the prefix) and whether one row was named, e.g. <c>GET Identities row</c>; transactions are <c>POST $batch</c>.</summary>
     public static IReadOnlyDictionary<string, long> ByKindSnapshot() => ByKind.OrderByDescending(p => p.Value).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Rows written inside transactions, by action and table (<c>UpsertReplace Pending</c>): a transaction counts once
+    /// as a request, but each of its rows costs the store a write.
+    /// </summary>
+    public static IReadOnlyDictionary<string, long> RowsInBatchesSnapshot() => RowsInBatches.OrderByDescending(p => p.Value).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+
+    internal static void CountBatch(string tableName, IEnumerable<TableTransactionAction> actions)
+    {
+        var table = HubTables.All.FirstOrDefault(t => tableName.EndsWith(t, StringComparison.Ordinal)) ?? "other";
+        foreach (var group in actions.GroupBy(a => a.ActionType))
+        {
+            RowsInBatches.AddOrUpdate($"{group.Key} {table}", group.Count(), (_, n) => n + group.Count());
+        }
+    }
 
     public static TableClientOptions Options()
     {
