@@ -2,6 +2,7 @@ using Hub.Functions.Functions;
 using Hub.Functions.State;
 using Hub.Functions.Sync;
 using Hub.Testing;
+using Hub.Testing.Connectors;
 using Xunit;
 
 namespace Hub.Functions.Tests;
@@ -9,10 +10,76 @@ namespace Hub.Functions.Tests;
 [Collection(AzuriteFixture.Collection)]
 public class PullStreamTests
 {
+    /// <summary>The page-per-message rules (redelivery, duplicates) are easiest to see one page at a time.</summary>
+    private static void OnePagePerMessage(Dictionary<string, string?> c) => c["Hub:Sync:PullPages"] = "1";
+
+    [Fact]
+    public async Task PullStream_SeveralPagesInOneInvocation_EachFetchedOnce_ThenHandsOnTheRest()
+    {
+        await using var h = new SyncHarness(c => c["Hub:Sync:PullPages"] = "2");
+        await h.AddConnectionAsync(new { pages = 5, perPage = 3 }, backfillStart: h.Clock.GetUtcNow().AddDays(-2));
+        var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
+
+        var one = await h.PullAsync(first);
+        var third = SyncHarness.Message(one, PullStream.NextOutput);
+        Assert.Equal(2, third.Seq);
+        Assert.Equal(2, ScriptedStoreConnector.Calls(h.Tenant, "c1")); // no page fetched ahead beyond the two
+        var fifth = SyncHarness.Message(await h.PullAsync(third), PullStream.NextOutput);
+        var last = await h.PullAsync(fifth);
+
+        Assert.Equal(0, last.MessageCount(PullStream.NextOutput));
+        Assert.Equal(5, ScriptedStoreConnector.Calls(h.Tenant, "c1"));
+        var run = await h.Runs.GetAsync(h.Tenant, first.RunId, default);
+        Assert.Equal((RunStatus.Succeeded, 5, 15), (run!.Status, run.Pages, run.Records));
+        var cursor = await h.Cursors.GetAsync(h.Tenant, "c1", "orders", default);
+        Assert.Equal((5, (string?)null), (cursor!.Seq, cursor.PageCursor));
+        Assert.Equal(cursor.WindowStart!.Value.AddMinutes(15), cursor.Bookmark);
+    }
+
+    [Fact]
+    public async Task PullStream_ALaterPageFails_ThePagesBeforeItKeepTheirResolveMessages_AndAFreshMessageRetriesIt()
+    {
+        await using var h = new SyncHarness();
+        await h.AddConnectionAsync(new { pages = 3, perPage = 2, failTimes = 1, failFromPage = 2 });
+        var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
+
+        // No exception: pages 0 and 1 are stored, page 2 fails. Returning (not throwing) is what sends the resolve
+        // messages of the two pages (PipelineTests backfill through it with the Shopify sandbox).
+        var one = await h.PullAsync(first);
+
+        var retry = SyncHarness.Message(one, PullStream.NextOutput);
+        Assert.Equal(2, retry.Seq);
+        var run = await h.Runs.GetAsync(h.Tenant, first.RunId, default);
+        Assert.Equal((RunStatus.Running, 2, 1), (run!.Status, run.Pages, run.Failures));
+        Assert.Contains("Scripted failure", run.Error, StringComparison.Ordinal);
+
+        var two = await h.PullAsync(retry);
+
+        Assert.Equal(0, two.MessageCount(PullStream.NextOutput));
+        run = await h.Runs.GetAsync(h.Tenant, first.RunId, default);
+        Assert.Equal((RunStatus.Succeeded, 3, 6), (run!.Status, run.Pages, run.Records));
+        Assert.Equal(4, ScriptedStoreConnector.Calls(h.Tenant, "c1")); // three pages and the failed attempt
+    }
+
+    [Fact]
+    public async Task PullStream_RedeliveryAfterSeveralPagesWereWritten_SendsTheFirstPageNotDone()
+    {
+        await using var h = new SyncHarness(c => c["Hub:Sync:PullPages"] = "3");
+        await h.AddConnectionAsync(new { pages = 5, perPage = 2 });
+        var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
+        await h.PullAsync(first); // three pages stored; the output is "lost" and the host redelivers the trigger
+
+        var redelivered = await h.PullAsync(first, deliveryCount: 2);
+
+        Assert.Equal(3, SyncHarness.Message(redelivered, PullStream.NextOutput).Seq);
+        Assert.Equal(3, ScriptedStoreConnector.Calls(h.Tenant, "c1")); // nothing fetched again
+        Assert.Equal(3, (await h.Runs.GetAsync(h.Tenant, first.RunId, default))!.Pages);
+    }
+
     [Fact]
     public async Task PullStream_ThreePages_FollowsCursorToTheEndAndSetsBookmark()
     {
-        await using var h = new SyncHarness();
+        await using var h = new SyncHarness(OnePagePerMessage);
         await h.AddConnectionAsync(new { pages = 3, perPage = 4 }, backfillStart: h.Clock.GetUtcNow().AddDays(-2));
         var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
 
@@ -49,7 +116,7 @@ public class PullStreamTests
     [Fact]
     public async Task PullStream_DuplicateDelivery_PullsThePageOnce()
     {
-        await using var h = new SyncHarness();
+        await using var h = new SyncHarness(OnePagePerMessage);
         await h.AddConnectionAsync(new { pages = 2, perPage = 5 });
         var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
 
@@ -65,7 +132,7 @@ public class PullStreamTests
     [Fact]
     public async Task PullStream_RedeliveryAfterCursorWasWritten_SendsTheNextPageAgain()
     {
-        await using var h = new SyncHarness();
+        await using var h = new SyncHarness(OnePagePerMessage);
         await h.AddConnectionAsync(new { pages = 3, perPage = 2 });
         var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
         await h.PullAsync(first); // its output is "lost": the host redelivers the trigger

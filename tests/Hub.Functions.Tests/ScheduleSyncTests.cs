@@ -61,7 +61,7 @@ public class ScheduleSyncTests
     [Fact]
     public async Task ScheduleSync_StuckRun_ResendsItsPendingPage()
     {
-        await using var h = new SyncHarness();
+        await using var h = new SyncHarness(OnePagePerMessage);
         await h.AddConnectionAsync(new { pages = 3 });
         var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
         await h.PullAsync(first); // page 1's message is then lost
@@ -72,6 +72,8 @@ public class ScheduleSyncTests
         Assert.Equal((first.RunId, 1), (resent.RunId, resent.Seq));
         Assert.Equal(0, (await h.TickAsync()).MessageCount(ScheduleSync.PullOutput)); // progress stamped: not again at once
     }
+
+    private static void OnePagePerMessage(Dictionary<string, string?> c) => c["Hub:Sync:PullPages"] = "1";
 
     [Fact]
     public async Task ScheduleSync_PrunesItsOwnTicksPastRetention_AndKeepsRecentOnes()

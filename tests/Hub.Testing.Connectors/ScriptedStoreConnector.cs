@@ -8,7 +8,8 @@ namespace Hub.Testing.Connectors;
 /// <summary>
 /// A store connector registered only in tests (loaded by the handler through <c>Hub:PluginAssemblies</c>), whose
 /// behaviour the connection's settings script: how many pages, how many records per page, how often to fail
-/// before succeeding, to fail always, or to crash the handler process once (marker file).
+/// before succeeding (every page, or from page <c>failFromPage</c> on), to fail always, or to crash the handler
+/// process once (marker file). It counts the calls made to it.
 /// It proves the runtime's paths, retries and dead-lettering without any platform.
 /// </summary>
 public sealed class ScriptedStoreConnector : IStoreConnector
@@ -16,6 +17,10 @@ public sealed class ScriptedStoreConnector : IStoreConnector
     public const string Id = "test-scripted";
 
     private static readonly Dictionary<string, int> FailuresSoFar = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> CallsSoFar = new(StringComparer.Ordinal);
+
+    /// <summary>How many pages a connection asked for, failed attempts included (each is a call to the store).</summary>
+    public static int Calls(string tenant, string connectionId) => CallsSoFar.GetValueOrDefault($"{tenant}/{connectionId}");
 
     public ConnectorInfo Info { get; } = new(
         Id,
@@ -33,6 +38,7 @@ public sealed class ScriptedStoreConnector : IStoreConnector
     public Task<PullPage> PullAsync(PullRequest request, CancellationToken cancellationToken)
     {
         var s = request.Connection.Settings;
+        CallsSoFar.AddOrUpdate($"{request.Connection.TenantId}/{request.Connection.ConnectionId}", 1, (_, n) => n + 1);
         var key = $"{request.Connection.TenantId}/{request.Connection.ConnectionId}/{request.Cursor}";
         if (s.Value<string>("crashOnceMarker") is { } marker && !File.Exists(marker))
         {
@@ -50,7 +56,8 @@ public sealed class ScriptedStoreConnector : IStoreConnector
             throw new ConnectorTransientException("Scripted outage: 503 from the store.");
         }
 
-        var failTimes = s.Value<int?>("failTimes") ?? 0;
+        var page = request.Cursor is null ? 0 : int.Parse(request.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+        var failTimes = page >= (s.Value<int?>("failFromPage") ?? 0) ? s.Value<int?>("failTimes") ?? 0 : 0;
         lock (FailuresSoFar)
         {
             FailuresSoFar.TryGetValue(key, out var failed);
@@ -63,7 +70,6 @@ public sealed class ScriptedStoreConnector : IStoreConnector
 
         var pages = s.Value<int?>("pages") ?? 1;
         var perPage = s.Value<int?>("perPage") ?? 3;
-        var page = request.Cursor is null ? 0 : int.Parse(request.Cursor, System.Globalization.CultureInfo.InvariantCulture);
         var records = Enumerable.Range(0, perPage).Select(i =>
         {
             var updated = request.WindowStart.AddMinutes(page * perPage + i + 1);

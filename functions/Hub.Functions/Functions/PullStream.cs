@@ -47,9 +47,9 @@ public sealed class PullStream(
 
         if (cursor.Seq != message.Seq)
         {
-            // Already done. If this is a redelivery of the page just done, the previous attempt may have written the
-            // cursor and then failed before its output was sent: send the next page again (a duplicate is harmless).
-            if (cursor.Seq == message.Seq + 1 && invocation.DeliveryCount > 1 && cursor.PageCursor is not null)
+            // Already done. If this is a redelivery, the previous attempt may have written the cursor (for one page or
+            // several) and then failed before its output was sent: send the next page again (a duplicate is harmless).
+            if (cursor.Seq > message.Seq && invocation.DeliveryCount > 1 && cursor.PageCursor is not null && cursor.RunId == message.RunId)
             {
                 result.Send(NextOutput, message with { Seq = cursor.Seq });
             }
@@ -101,54 +101,121 @@ public sealed class PullStream(
         var context = await contexts.ForAsync(connection, cancellationToken);
         var windowStart = cursor.WindowStart ?? now - options.Value.DefaultLookback;
         var windowEnd = cursor.WindowEnd ?? now;
-        PullPage page;
-        var fetchStart = watch.ElapsedMilliseconds;
-        try
+        var ruleSet = await rules.ForTenantAsync(tenant, cancellationToken);
+        var region = context.Settings.Value<string>("region");
+        // A connector that throws before its first await still gives a faulted task, handled where the page is awaited.
+        async Task<PullPage> Fetch(string? pageCursor) => await connector.PullAsync(new PullRequest(context, message.Stream, pageCursor, windowStart, windowEnd), cancellationToken);
+
+        // Up to PullPages pages in one invocation, each fetched while the one before it is stored, so the store's
+        // pace (its throttle) is the pull's pace. Every page moves the cursor as it is stored; the resolve messages of
+        // all of them go when the invocation returns.
+        var fetch = Fetch(cursor.PageCursor);
+        var seq = message.Seq;
+        var pagesHere = 0;
+        while (true)
         {
-            page = await connector.PullAsync(new PullRequest(context, message.Stream, cursor.PageCursor, windowStart, windowEnd), cancellationToken);
-        }
-        catch (ConnectorValidationException ex)
-        {
-            // Retrying cannot help: fail the run with the platform's words, free the stream for the next schedule.
-            await FinishAsync(cursor, run, RunStatus.Failed, ex.Message, cancellationToken);
-            result.Logs.Add($"Run {run.RowKey} failed: {ex.Message}");
-            return result;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            run.Failures++;
-            run.Error = $"delivery {invocation.DeliveryCount}: {ex.Message}";
-            if (invocation.DeliveryCount >= options.Value.MaxDeliveryCount)
+            var fetchStart = watch.ElapsedMilliseconds;
+            PullPage page;
+            try
             {
-                // Last delivery: the host dead-letters the message. The run says so; the cursor keeps its place, so
-                // replaying the dead-lettered message resumes this very page.
-                run.Status = RunStatus.Failed;
-                run.Error = $"gave up after {invocation.DeliveryCount} deliveries; message dead-lettered: {ex.Message}";
-                run.FinishedAt = clock.GetUtcNow();
+                page = await fetch;
+            }
+            catch (ConnectorValidationException ex)
+            {
+                // Retrying cannot help: fail the run with the platform's words, free the stream for the next schedule.
+                await FinishAsync(cursor, run, RunStatus.Failed, ex.Message, cancellationToken);
+                result.Logs.Add($"Run {run.RowKey} failed: {ex.Message}");
+                return result;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                run.Failures++;
+                run.Error = $"delivery {invocation.DeliveryCount}: {ex.Message}";
+                if (pagesHere > 0)
+                {
+                    // A later page of this invocation: the pages before it are stored and their resolve messages go
+                    // with this result. A fresh message tries this page again, with its own deliveries.
+                    return await StopEarlyAsync(result, run, message with { Seq = seq }, $"page {seq} failed and is sent again: {ex.Message}", cancellationToken);
+                }
+
+                if (invocation.DeliveryCount >= options.Value.MaxDeliveryCount)
+                {
+                    // Last delivery: the host dead-letters the message. The run says so; the cursor keeps its place, so
+                    // replaying the dead-lettered message resumes this very page.
+                    run.Status = RunStatus.Failed;
+                    run.Error = $"gave up after {invocation.DeliveryCount} deliveries; message dead-lettered: {ex.Message}";
+                    run.FinishedAt = clock.GetUtcNow();
+                }
+
+                await runs.UpsertAsync(run, cancellationToken);
+                throw;
             }
 
-            await runs.UpsertAsync(run, cancellationToken);
-            throw;
-        }
+            if (page.HasMore && page.NextCursor is null)
+            {
+                // A connector bug: retrying cannot fix it, so the run fails now instead of after every redelivery.
+                await FinishAsync(cursor, run, RunStatus.Failed, $"connector '{connection.ConnectorId}' said more pages follow but gave no cursor", cancellationToken);
+                return result;
+            }
 
-        if (page.HasMore && page.NextCursor is null)
-        {
-            // A connector bug: retrying cannot fix it, so the run fails now instead of after every redelivery.
-            await FinishAsync(cursor, run, RunStatus.Failed, $"connector '{connection.ConnectorId}' said more pages follow but gave no cursor", cancellationToken);
-            return result;
-        }
+            pagesHere++;
+            var fetchMs = watch.ElapsedMilliseconds - fetchStart;
+            Task<PullPage>? next = page.HasMore && pagesHere < options.Value.PullPages && watch.Elapsed < options.Value.PullBudget ? Fetch(page.NextCursor) : null;
+            try
+            {
+                // Store the records before the cursor moves: a crash in between re-reads the page, and storing is
+                // idempotent. A backfill's records are mostly new: added without reading first (RecordStore).
+                var storeStart = watch.ElapsedMilliseconds;
+                var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, ruleSet, region, clock.GetUtcNow(), cancellationToken, expectNew: cursor.Backfill == true);
+                var storeMs = watch.ElapsedMilliseconds - storeStart;
+                foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve, added: ingest.Added))
+                {
+                    result.Send(ResolveOutput, resolve);
+                }
 
-        // Store the records before the cursor moves: a crash in between re-reads the page, and storing is idempotent.
-        // A backfill's records are mostly new: added without reading first (RecordStore).
-        var fetchMs = watch.ElapsedMilliseconds - fetchStart;
-        var ingest = await records.IngestAsync(tenant, connection.ConnectorId, connection.RowKey, EntityOf(message.Stream), page.Records, await rules.ForTenantAsync(tenant, cancellationToken), context.Settings.Value<string>("region"), clock.GetUtcNow(), cancellationToken, expectNew: cursor.Backfill == true);
-        var storeMs = watch.ElapsedMilliseconds - fetchStart - fetchMs;
-        foreach (var resolve in ResolveMessage.Chunk(tenant, ingest.ToResolve, added: ingest.Added))
-        {
-            result.Send(ResolveOutput, resolve);
-        }
+                await AdvanceAsync(result, cursor, run, page, ingest, seq, windowStart, windowEnd, cancellationToken);
+                seq = cursor.Seq;
+                result.Logs.Add($"Run {run.RowKey} page {seq - 1}: {page.Records.Count} record(s), more: {page.HasMore}.");
+                logger.LogInformation("Pulled page {Seq} of {Tenant}/{Connection}/{Stream}: {Count} records, more {More} in {Ms} ms (fetch {FetchMs} after the store before it, store {StoreMs}, next fetched meanwhile {Prefetch})", seq - 1, tenant, message.ConnectionId, message.Stream, page.Records.Count, page.HasMore, watch.ElapsedMilliseconds - fetchStart, fetchMs, storeMs, next is not null);
+            }
+            catch (Exception ex) when (pagesHere > 1 && ex is not OperationCanceledException)
+            {
+                await ObserveAsync(next);
+                if (ex is CursorMovedException)
+                {
+                    result.Logs.Add($"Run {run.RowKey}: {ex.Message} Stopped after the pages stored before it.");
+                    return result;
+                }
 
-        cursor.Seq = message.Seq + 1;
+                run.Failures++;
+                run.Error = $"page {seq}: {ex.Message}";
+                return await StopEarlyAsync(result, run, message with { Seq = seq }, $"storing page {seq} failed and it is sent again: {ex.Message}", cancellationToken);
+            }
+            catch
+            {
+                await ObserveAsync(next);
+                throw;
+            }
+
+            if (!page.HasMore)
+            {
+                return result;
+            }
+
+            if (next is null)
+            {
+                result.Send(NextOutput, message with { Seq = seq });
+                return result;
+            }
+
+            fetch = next;
+        }
+    }
+
+    /// <summary>Moves the cursor past a stored page (ETag-checked) and records the page on the run.</summary>
+    private async Task AdvanceAsync(InvocationResult result, CursorEntity cursor, RunEntity run, PullPage page, IngestResult ingest, int seq, DateTimeOffset windowStart, DateTimeOffset windowEnd, CancellationToken ct)
+    {
+        cursor.Seq = seq + 1;
         cursor.PageCursor = page.HasMore ? page.NextCursor : null;
         cursor.LastProgressAt = clock.GetUtcNow();
         if (page.MaxUpdatedAt is { } maxOnPage && (cursor.MaxSeen is null || maxOnPage > cursor.MaxSeen))
@@ -187,27 +254,62 @@ public sealed class PullStream(
                 // The pushes held while the backfill read (HoldPushesDuringBackfill) go once its records are resolved.
                 cursor.Backfill = null;
                 cursor.BackfillEndedAt = cursor.LastProgressAt;
-                await NudgePushesAsync(result, tenant, cancellationToken);
+                await NudgePushesAsync(result, run.PartitionKey, ct);
             }
         }
 
-        if (!await cursors.TryWriteAsync(cursor, cancellationToken))
+        if (!await cursors.TryWriteAsync(cursor, ct))
         {
             // Someone else moved the cursor while we pulled: fail, so the host redelivers and we look again.
-            throw new InvalidOperationException($"Cursor of {message.ConnectionId}/{message.Stream} changed during page {message.Seq}.");
+            throw new CursorMovedException($"Cursor of {cursor.RowKey} changed during page {seq}.");
         }
 
         run.UpdatedAt = cursor.LastProgressAt.Value;
-        await runs.UpsertAsync(run, cancellationToken);
-        if (page.HasMore)
+        await runs.UpsertAsync(run, ct);
+    }
+
+    /// <summary>
+    /// Ends an invocation that stored some pages and failed on a later one: the pages' resolve messages go with the
+    /// result, and a fresh message carries on from the first page not done (the host would otherwise redeliver the
+    /// first, already done, and lose those messages).
+    /// </summary>
+    private async Task<InvocationResult> StopEarlyAsync(InvocationResult result, RunEntity run, PullMessage next, string why, CancellationToken ct)
+    {
+        try
         {
-            result.Send(NextOutput, message with { Seq = cursor.Seq });
+            run.UpdatedAt = clock.GetUtcNow();
+            await runs.UpsertAsync(run, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("Run {Run} could not record a failure: {Error}", run.RowKey, ex.Message);
         }
 
-        result.Logs.Add($"Run {run.RowKey} page {message.Seq}: {page.Records.Count} record(s), more: {page.HasMore}.");
-        logger.LogInformation("Pulled page {Seq} of {Tenant}/{Connection}/{Stream}: {Count} records, more {More} in {Ms} ms (before the fetch {BeforeMs}, fetch {FetchMs}, store {StoreMs})", message.Seq, tenant, message.ConnectionId, message.Stream, page.Records.Count, page.HasMore, watch.ElapsedMilliseconds, fetchStart, fetchMs, storeMs);
+        result.Send(NextOutput, next);
+        result.Logs.Add($"Run {run.RowKey}: {why}");
         return result;
     }
+
+    /// <summary>Waits for a page fetched ahead that will not be stored here, so its failure is not left unobserved.</summary>
+    private static async Task ObserveAsync(Task<PullPage>? fetch)
+    {
+        if (fetch is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await fetch;
+        }
+        catch (Exception)
+        {
+            // The page is fetched again by whoever carries on.
+        }
+    }
+
+    /// <summary>The stream's cursor was moved by another invocation (a duplicate message) while this one pulled.</summary>
+    private sealed class CursorMovedException(string message) : InvalidOperationException(message);
 
     private async Task NudgePushesAsync(InvocationResult result, string tenant, CancellationToken ct)
     {

@@ -49,6 +49,15 @@ public sealed class SyncOptions
     /// <summary>A pull run whose window is longer than this is a backfill (a first read, a full re-sync, a long outage).</summary>
     public TimeSpan BackfillWindow { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Most pages one PullStream invocation reads. Each page is fetched while the one before it is stored, and the
+    /// next invocation's queue round trip is saved; the resolve messages of its pages go when it returns.
+    /// </summary>
+    public int PullPages { get; set; } = 5;
+
+    /// <summary>A PullStream invocation starts no further page after this long (the rest goes to a fresh message).</summary>
+    public TimeSpan PullBudget { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one PushCrm invocation drains before handing over to a fresh message (below the function timeout).</summary>
     public TimeSpan PushBudget { get; set; } = TimeSpan.FromMinutes(4);
 
