@@ -244,6 +244,82 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABackfillResolvedInManyBatchesAndHandOvers_WritesEachPersonsHeldOutboxRowOnce_AndEndsLikeAQuietRun()
+    {
+        // The whole backfill waits in the backlog (a holder that then dies), and is resolved in batches of 40, each
+        // invocation handing over to the next: a person's orders are spread over many batches of one hold.
+        await using var h = Harness(v =>
+        {
+            v["Hub:Sync:ResolveBacklogStaleAfter"] = "00:00:00";
+            v["Hub:Sync:ResolveBatch"] = "40";
+            v["Hub:Sync:ResolveBudget"] = "00:00:00";
+        });
+        h.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+        await ConnectAsync(h);
+        var driver = new PipelineDriver(h);
+        var push = h.Services.GetRequiredService<PushStore>();
+        var holder = await push.TryLeaseAsync(h.Tenant, ResolveGate.Connection, ResolveGate.Module, "dead-holder", DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5), default);
+        Assert.NotNull(holder);
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+        Assert.True(await push.RenewLeaseAsync(holder, DateTimeOffset.UtcNow.AddSeconds(1), default));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var before = ResolveCounters.Snapshot();
+
+        await driver.InvokeTimerAsync(ScheduleSync.Name);
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        AssertOneContactPerPerson();
+        var after = ResolveCounters.Snapshot();
+        long Delta(string name) => after.Value<long>(name) - before.Value<long>(name);
+        var profiles = _scenario.Zoho.Contacts.Count;
+        var (written, known) = (Delta("heldOutboxRowsWritten"), Delta("heldOutboxRowsKnown"));
+        Assert.True(Delta("batches") >= 10, $"{Delta("batches")} batches");
+        // Most people changed in more than one batch, and their row was written once. Without that, every change
+        // wrote it again; without the mark carried through each hand-over, every batch started knowing none.
+        Assert.True(known > profiles, $"{known} rows known to be there already, {written} written, for {profiles} contacts");
+        // One row per profile the hold saw: the contacts, and the profiles merged into them on the way.
+        Assert.True(written >= profiles && written < profiles + known / 4, $"{written} rows written ({known} known there) for {profiles} contacts");
+        Assert.Empty(await push.DueAsync(h.Tenant, "zoho", "Contacts", 10, DateTimeOffset.UtcNow, default));
+    }
+
+    [Fact]
+    public async Task HeldOutboxRows_AreLeftWhileAResolutionThatRemembersThemHoldsTheGate_AndGoOnceItLeaves()
+    {
+        // No settling: once the pull has ended the hold is off, even while a resolution holds the gate (as after a
+        // settle that ran out), so the drain takes held rows.
+        await using var h = Harness(v => v["Hub:Sync:BackfillSettle"] = "00:00:00");
+        var driver = await BackfillAsync(h);
+        Assert.Empty(driver.Errors);
+        var push = h.Services.GetRequiredService<PushStore>();
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        var ids = _scenario.Zoho.Contacts.Take(5).Select(c => c.Value<string>("Hub_Profile_Id")!).ToList();
+        var writes = ZohoWrites();
+
+        // Held rows (as a backfill's planner writes them), and a resolution that remembers them holds the gate.
+        await push.EnqueueAsync(h.Tenant, "zoho", "Contacts", ids.Select(id => (id, "", false, false)), default);
+        var holder = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(holder);
+        Assert.True(await holder.KeepOutboxAsync(default));
+        driver.Enqueue("push", new Sync.PushMessage(h.Tenant, "zoho", "Contacts"));
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.Equal(writes, ZohoWrites()); // unchanged profiles: nothing to write
+        Assert.Equal(5, (await push.DueAsync(h.Tenant, "zoho", "Contacts", 10, DateTimeOffset.UtcNow, default)).Count);
+        Assert.False(await h.Services.GetRequiredService<Sync.BackfillHold>().HoldsAsync(h.Tenant, default));
+
+        await holder.DisposeAsync();
+        driver.Enqueue("push", new Sync.PushMessage(h.Tenant, "zoho", "Contacts"));
+        await driver.RunAsync();
+
+        Assert.Empty(driver.Errors);
+        Assert.Equal(writes, ZohoWrites());
+        Assert.Empty(await push.DueAsync(h.Tenant, "zoho", "Contacts", 10, DateTimeOffset.UtcNow, default));
+    }
+
+    [Fact]
     public async Task AResolutionPastItsBudget_HandsTheGateAndItsKeptRowsToTheNextInvocation_AndEndsLikeAQuietRun()
     {
         // Every batch is past the budget: each invocation resolves one batch and hands over.

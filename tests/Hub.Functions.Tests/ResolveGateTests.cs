@@ -146,4 +146,58 @@ public class ResolveGateTests
         Assert.Null(await gate.TryEnterAsync(h.Tenant, default, late));
         await other.DisposeAsync();
     }
+
+    [Fact]
+    public async Task AHolderThatRemembersItsHeldOutboxRows_KeepsDrainsFromThem_UntilItLeavesOrItsLeaseRunsOut()
+    {
+        await using var h = new SyncHarness();
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        Assert.True(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default)); // nobody holds the gate
+
+        await using (var holder = await gate.TryEnterAsync(h.Tenant, default))
+        {
+            Assert.NotNull(holder);
+            Assert.True(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default)); // held, but nothing remembered
+            Assert.True(await holder.KeepOutboxAsync(default));
+            Assert.False(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default));
+            Assert.True(await holder.ConfirmAsync(default)); // renewals keep the mark
+            Assert.False(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default));
+        }
+
+        Assert.True(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default)); // left: the row went with the mark
+
+        // A holder that stalls past its lease: the drain may go on, and disturbs the gate so that the holder, back, forgets.
+        var stalled = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(stalled);
+        Assert.True(await stalled.KeepOutboxAsync(default));
+        h.Clock.Advance(ResolveGate.Duration + TimeSpan.FromSeconds(1));
+        Assert.True(await gate.MayRemoveHeldOutboxAsync(h.Tenant, default));
+        Assert.False(await stalled.ConfirmAsync(default));
+        Assert.False(stalled.Broken); // only disturbed: nobody else entered
+        await stalled.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AReplay_DisturbsTheResolutionHoldingTheGate_BeforeItsForcedRowsReplaceHeldOnes()
+    {
+        const string admin = "gate-test-admin-token-0123456789";
+        await using var h = new SyncHarness(c => c["Hub:AdminToken"] = admin);
+        var gate = h.Services.GetRequiredService<ResolveGate>();
+        var push = h.Services.GetRequiredService<PushStore>();
+        await push.RecordFailureAsync(h.Tenant, "zoho", "Contacts", "p1", "rejected", "INVALID_DATA", "bad email", new Newtonsoft.Json.Linq.JObject(), "h1", h.Clock.GetUtcNow(), default);
+        await using var holder = await gate.TryEnterAsync(h.Tenant, default);
+        Assert.NotNull(holder);
+        Assert.True(await holder.ConfirmAsync(default));
+
+        var replay = h.Services.GetRequiredKeyedService<Hub.Functions.Hosting.IFunction>(Hub.Functions.Functions.ReplayFailures.Name);
+        var answer = await replay.InvokeAsync(Hub.Functions.Hosting.Invocation.Parse(Hub.Functions.Functions.ReplayFailures.Name, "r1", Newtonsoft.Json.Linq.JObject.FromObject(new
+        {
+            Data = new { req = new { Method = "POST", Query = new { tenant = h.Tenant }, Headers = new Newtonsoft.Json.Linq.JObject { ["Authorization"] = new Newtonsoft.Json.Linq.JArray("Bearer " + admin) } } },
+            Metadata = new { },
+        })), default);
+
+        Assert.Equal(1, answer.MessageCount(Hub.Functions.Functions.ReplayFailures.PushOutput));
+        Assert.False(await holder.ConfirmAsync(default));
+        Assert.True(await holder.ConfirmAsync(default)); // disturbed once; the hold goes on
+    }
 }

@@ -23,6 +23,7 @@ public sealed class PushCrm(
     BackfillHold hold,
     ConnectionContexts contexts,
     PushStore push,
+    ResolveGate gate,
     PushPlanner planner,
     ProfileGraph graph,
     RunStore runs,
@@ -84,6 +85,7 @@ public sealed class PushCrm(
             LastDeliveryCount = invocation.DeliveryCount,
         };
         var handedOver = false;
+        var waitsForResolution = false;
         try
         {
             var limits = connector.Limits;
@@ -111,7 +113,13 @@ public sealed class PushCrm(
                     }
                 }
 
-                await DrainAsync(target, context, due, run, cancellationToken);
+                if (!await DrainAsync(target, context, due, run, cancellationToken))
+                {
+                    // Held rows a resolution still counts on: they go after it, whose push message comes when it ends.
+                    waitsForResolution = true;
+                    break;
+                }
+
                 if (clock.GetUtcNow() - started > options.Value.PushBudget)
                 {
                     result.Send(NextOutput, message); // hand over to a fresh invocation, well within the function timeout
@@ -137,7 +145,7 @@ public sealed class PushCrm(
         }
 
         // A row added after the last look but before the release found the lease taken: look once more.
-        if (!handedOver && (await push.DueAsync(tenant, connection.RowKey, message.Module, 1, clock.GetUtcNow(), cancellationToken, await hold.HoldsAsync(tenant, cancellationToken))).Count > 0)
+        if (!handedOver && !waitsForResolution && (await push.DueAsync(tenant, connection.RowKey, message.Module, 1, clock.GetUtcNow(), cancellationToken, await hold.HoldsAsync(tenant, cancellationToken))).Count > 0)
         {
             result.Send(NextOutput, message);
         }
@@ -148,12 +156,14 @@ public sealed class PushCrm(
         return result;
     }
 
-    private async Task DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> all, RunEntity run, CancellationToken ct)
+    /// <returns>False when held rows were left because a resolution holding the gate still counts on them.</returns>
+    private async Task<bool> DrainAsync(PushTarget target, ConnectionContext context, List<TableEntity> all, RunEntity run, CancellationToken ct)
     {
         var tenant = run.PartitionKey;
         var now = clock.GetUtcNow();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var due = all.Where(r => PushStore.MergedOf(r.RowKey) is null).ToList();
+        var done = new List<TableEntity>();
 
         // Merges first: the survivor's upsert must land on the one record left, not on a duplicate about to go.
         await MergeAsync(target, context, all.Where(r => PushStore.MergedOf(r.RowKey) is not null).ToList(), run, ct);
@@ -196,7 +206,7 @@ public sealed class PushCrm(
             {
                 var issues = string.Join("; ", payload.Issues.Where(i => i.IsError).Select(i => $"{i.Field}: {i.Message}"));
                 await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, id, "invalid", "MAPPING", $"The target rule {target.Rule.File} refused the profile: {issues}", payload.Payload, payload.Hash, now, ct);
-                await push.CompleteAsync(pending, ct);
+                done.Add(pending);
                 run.Rejected++;
                 continue;
             }
@@ -212,7 +222,7 @@ public sealed class PushCrm(
             send.Add((pending, new CrmRecord(id, match, payload.Payload, payload.Tags, bound?.GetString("CrmId")), payload));
         }
 
-        await push.CompleteManyAsync(nothingToDo, ct);
+        done.AddRange(nothingToDo);
         var readMs = watch.ElapsedMilliseconds;
         var limits = target.Connector.Limits;
         var outcomes = new ConcurrentBag<(CrmRecordResult Result, string? Error)>();
@@ -280,7 +290,7 @@ public sealed class PushCrm(
                     break;
                 case CrmOutcome.Rejected:
                     await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, outcome.ProfileId, "rejected", outcome.Code, outcome.Message ?? "(the CRM gave no message)", item.Payload.Payload, item.Payload.Hash, now, ct);
-                    await push.CompleteAsync(item.Pending, ct);
+                    done.Add(item.Pending);
                     run.Rejected++;
                     break;
                 default:
@@ -288,7 +298,7 @@ public sealed class PushCrm(
                     if (attempts >= options.Value.PushMaxAttempts)
                     {
                         await push.RecordFailureAsync(tenant, target.ConnectionId, target.Module, outcome.ProfileId, "transient", outcome.Code, $"Gave up after {attempts} attempts: {outcome.Message}", item.Payload.Payload, item.Payload.Hash, now, ct);
-                        await push.CompleteAsync(item.Pending, ct);
+                        done.Add(item.Pending);
                         run.Rejected++;
                     }
                     else
@@ -315,12 +325,24 @@ public sealed class PushCrm(
             run.Retried += merged.Count;
         }
         await push.CloseFailuresAsync(tenant, written.Select(w => failures.GetValueOrDefault(PushStore.ProfileOf(w.Key))).OfType<TableEntity>(), now, ct);
-        await push.CompleteManyAsync(written.Select(w => w.Pending).ToList(), ct);
+        done.AddRange(written.Select(w => w.Pending));
+
+        // Rows are removed last, each on the ETag read (a row refreshed meanwhile stays, to go again). Held rows only
+        // when no resolution holding the gate remembers them (ResolveGate.MayRemoveHeldOutboxAsync): it would not
+        // write again one that is gone.
+        var heldDone = done.Where(r => PushStore.IsHeld(r, backfilling: true) && string.IsNullOrEmpty(r.GetString("Hash"))).ToList();
+        await push.CompleteManyAsync(heldDone.Count == 0 ? done : done.Except(heldDone).ToList(), ct);
+        var removedHeld = heldDone.Count == 0 || await gate.MayRemoveHeldOutboxAsync(tenant, ct);
+        if (heldDone.Count > 0 && removedHeld)
+        {
+            await push.CompleteManyAsync(heldDone, ct);
+        }
 
         run.Records += send.Count;
         run.UpdatedAt = clock.GetUtcNow();
-        logger.LogInformation("Drained {Rows} outbox row(s) of {Tenant}/{Connection}/{Module}: {Sent} sent in {Calls} call(s); read {ReadMs} ms, CRM {CrmMs} ms, recorded {RecordMs} ms",
-            all.Count, tenant, target.ConnectionId, target.Module, send.Count, calls, readMs, crmMs, watch.ElapsedMilliseconds - readMs - crmMs);
+        logger.LogInformation("Drained {Rows} outbox row(s) of {Tenant}/{Connection}/{Module}: {Sent} sent in {Calls} call(s); read {ReadMs} ms, CRM {CrmMs} ms, recorded {RecordMs} ms{Left}",
+            all.Count, tenant, target.ConnectionId, target.Module, send.Count, calls, readMs, crmMs, watch.ElapsedMilliseconds - readMs - crmMs, removedHeld ? "" : $"; {heldDone.Count} held row(s) left for the resolution holding the gate");
+        return removedHeld;
     }
 
     /// <summary>

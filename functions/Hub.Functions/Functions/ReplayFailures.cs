@@ -12,7 +12,7 @@ namespace Hub.Functions.Functions;
 /// record), <c>code</c>, <c>kind</c>. The payload is recomputed with the current rules, so a record rejected for a
 /// mapping mistake goes out fixed once the mapping is. The failure stays open until the CRM accepts the record.
 /// </summary>
-public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvider clock) : IFunction
+public sealed class ReplayFailures(PushStore push, ResolveGate gate, HubAccess access, TimeProvider clock) : IFunction
 {
     public const string Name = nameof(ReplayFailures);
     public const string PushOutput = "push";
@@ -39,6 +39,13 @@ public sealed class ReplayFailures(PushStore push, HubAccess access, TimeProvide
             && (code is null || f.GetString("Code") == code)
             && (kind is null || f.GetString("Kind") == kind)).ToList();
         var now = clock.GetUtcNow();
+        if (chosen.Count > 0)
+        {
+            // A forced row replaces a held one, and a drain takes it at once: a resolution that knows the held row
+            // (HeldGraphRows) must forget it before that, so the gate is disturbed first.
+            await gate.DisturbAsync(tenant, cancellationToken);
+        }
+
         foreach (var group in chosen.GroupBy(f => (Connection: f.GetString("ConnectionId")!, Module: f.GetString("Module")!)))
         {
             await push.EnqueueAsync(tenant, group.Key.Connection, group.Key.Module, group.Select(f => (f.GetString("ProfileId")!, f.GetString("Hash") ?? "", true, true)), cancellationToken);

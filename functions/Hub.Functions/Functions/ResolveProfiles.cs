@@ -112,7 +112,7 @@ public sealed class ResolveProfiles(ProfileGraph graph, PushPlanner planner, Res
                     }
 
                     var liveProfiles = live.Select(k => outcome.Assignments.TryGetValue(k, out var id) ? id : k).ToHashSet(StringComparer.Ordinal);
-                    kicks.UnionWith(await planner.PlanAsync(tenant, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto, liveProfiles));
+                    kicks.UnionWith(await planner.PlanAsync(tenant, outcome.Changed, outcome.Removed, cancellationToken, outcome.MergedInto, liveProfiles, heldRows, held.KeepOutboxAsync));
 
                     // Only now, with the graph written and the pushes planned: a failure before this leaves the rows
                     // for the redelivery or the next holder.

@@ -18,6 +18,14 @@ namespace Hub.Functions.State;
 /// the gate (<see cref="ResolveGate.Hold.DisturbAsync"/>), so the resolution now holding it drops its rows too. At most
 /// <see cref="MaxRows"/> rows; beyond that the cache starts again empty.
 /// </para>
+/// <para>
+/// It also knows the held outbox rows (<see cref="PushStore.IsHeld"/>: not live, not forced, not a merge) this holder
+/// wrote, whose content never differs, so a backfill writes a person's row once instead of once per batch
+/// (<see cref="Sync.PushPlanner"/>). The holder marks the gate row first (<see cref="ResolveGate.Hold.KeepOutboxAsync"/>),
+/// and a drain removes held rows only when no live lease carries the mark (<see cref="ResolveGate.MayRemoveHeldOutboxAsync"/>,
+/// which disturbs a lapsed one). A replay, which turns held rows into forced ones that a drain takes at once, disturbs
+/// the gate first. A disturbed holder forgets them at its next confirmation.
+/// </para>
 /// </summary>
 public sealed class HeldGraphRows
 {
@@ -25,6 +33,7 @@ public sealed class HeldGraphRows
 
     private readonly Dictionary<string, TableEntity?> _identities = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TableEntity?> _profiles = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _heldOutbox = new(StringComparer.Ordinal);
 
     public HeldGraphRows(string tenant) => Tenant = tenant;
 
@@ -33,7 +42,7 @@ public sealed class HeldGraphRows
     /// <summary>False once a broken hold made the rows untrustworthy for the rest of the hold.</summary>
     public bool Trusted { get; private set; } = true;
 
-    public int Count => _identities.Count + _profiles.Count;
+    public int Count => _identities.Count + _profiles.Count + _heldOutbox.Count;
 
     /// <summary>Looks an identity row up by its key hash: true with the row (null when it has none) if it is known.</summary>
     public bool TryGetIdentity(string hash, out TableEntity? row) => TryGet(_identities, hash, out row);
@@ -53,11 +62,37 @@ public sealed class HeldGraphRows
     /// <summary>Profile rows a transaction wrote (see <see cref="WroteIdentities"/>).</summary>
     public void WroteProfiles(IReadOnlyList<TableTransactionAction> actions, IReadOnlyList<ETag?> etags) => Wrote(_profiles, actions, etags);
 
+    /// <summary>Whether this holder wrote the held outbox row <paramref name="key"/> (a <see cref="PushStore.Key"/>) and it is still there.</summary>
+    public bool HasHeldOutbox(string key) => Trusted && _heldOutbox.Contains(key);
+
+    /// <summary>Held outbox rows just written.</summary>
+    public void WroteHeldOutbox(IEnumerable<string> keys)
+    {
+        if (!Trusted)
+        {
+            return;
+        }
+
+        if (Count >= MaxRows)
+        {
+            Forget();
+        }
+
+        _heldOutbox.UnionWith(keys);
+    }
+
+    /// <summary>Outbox rows about to be written as something else (live, forced) or removed: no longer known as held rows.</summary>
+    public void OutboxNotHeld(IEnumerable<string> keys) => _heldOutbox.ExceptWith(keys);
+
+    /// <summary>Forgets the held outbox rows only (the gate row no longer says they are remembered).</summary>
+    public void ForgetHeldOutbox() => _heldOutbox.Clear();
+
     /// <summary>Drops every row; they are read again from the table (and kept again).</summary>
     public void Forget()
     {
         _identities.Clear();
         _profiles.Clear();
+        _heldOutbox.Clear();
     }
 
     /// <summary>For the rest of the hold the rows are read from the table and not kept.</summary>

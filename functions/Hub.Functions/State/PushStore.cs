@@ -156,7 +156,7 @@ public sealed class PushStore(HubTables tables)
     /// <paramref name="owner"/> on the ETag it read: the lease and the ETag the row had (default when it was added).
     /// Null when the row may not be taken or changed meanwhile.
     /// </summary>
-    private async Task<(TableEntity Lease, ETag Found)?> TakeLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, Func<TableEntity?, bool> mayTake, CancellationToken ct)
+    private async Task<(TableEntity Lease, ETag Found)?> TakeLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, Func<TableEntity?, bool> mayTake, CancellationToken ct, bool carry = false)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var key = Prefix(connectionId, module) + LeaseSuffix;
@@ -168,6 +168,14 @@ public sealed class PushStore(HubTables tables)
         }
 
         var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
+        if (carry && current is not null)
+        {
+            foreach (var carried in CarriedOnPass.Where(current.ContainsKey))
+            {
+                lease[carried] = current[carried];
+            }
+        }
+
         try
         {
             var written = current is null ? await table.AddEntityAsync(lease, ct) : await table.UpdateEntityAsync(lease, current.ETag, TableUpdateMode.Replace, ct);
@@ -189,6 +197,11 @@ public sealed class PushStore(HubTables tables)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var passed = new TableEntity(lease.PartitionKey, lease.RowKey) { ["Owner"] = token, ["Until"] = until };
+        foreach (var carried in CarriedOnPass.Where(lease.ContainsKey))
+        {
+            passed[carried] = lease[carried];
+        }
+
         try
         {
             var response = await table.UpdateEntityAsync(passed, lease.ETag, TableUpdateMode.Replace, ct);
@@ -206,7 +219,10 @@ public sealed class PushStore(HubTables tables)
     /// (it ran out and was taken, or the token was used already).
     /// </summary>
     public Task<(TableEntity Lease, ETag Found)?> TakePassedLeaseAsync(string tenant, string connectionId, string module, string token, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct) =>
-        TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current => current?.GetString("Owner") == token, ct);
+        TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current => current?.GetString("Owner") == token, ct, carry: true);
+
+    /// <summary>Lease properties a hand-over keeps, from the passing holder to the one that takes the gate (ResolveGate's outbox mark).</summary>
+    public static readonly IReadOnlyList<string> CarriedOnPass = ["KeepsOutbox"];
 
     /// <summary>Until when the lease of one connection and module is held, or null when nobody holds it.</summary>
     public async Task<DateTimeOffset?> LeaseUntilAsync(string tenant, string connectionId, string module, CancellationToken ct)
@@ -242,6 +258,32 @@ public sealed class PushStore(HubTables tables)
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
+        }
+    }
+
+    /// <summary>The lease row as it is now, or null when there is none (one point read).</summary>
+    public async Task<TableEntity?> LeaseRowAsync(string tenant, string rowKey, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(tenant, rowKey, cancellationToken: ct);
+        return row.HasValue ? row.Value : null;
+    }
+
+    /// <summary>
+    /// <see cref="DisturbLeaseAsync"/> only if the row still has <paramref name="seen"/>: false when it changed or went
+    /// meanwhile (its holder renewed it, someone took it, or it was released).
+    /// </summary>
+    public async Task<bool> DisturbLeaseIfUnchangedAsync(string tenant, string rowKey, ETag seen, DateTimeOffset now, CancellationToken ct)
+    {
+        var table = await tables.GetAsync(HubTables.Pending, ct);
+        try
+        {
+            await table.UpdateEntityAsync(new TableEntity(tenant, rowKey) { ["DisturbedAt"] = now }, seen, TableUpdateMode.Merge, ct);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return false;
         }
     }
 

@@ -3,7 +3,8 @@ namespace Hub.Functions.State;
 /// <summary>
 /// What profile resolution costs in this process, on <c>GET /api/health</c> for the end-to-end benchmark: how many
 /// resolutions ran, how many attempts they took and why an attempt started over, how many records they read and how many they took from the cache of mapped records, how many identity and profile rows they read and how many the gate's holder already knew (HeldGraphRows), how many
-/// messages left their work to the resolution in progress (deferred) and how many backlog batches were resolved.
+/// messages left their work to the resolution in progress (deferred), how many backlog batches were resolved, and how
+/// many held outbox rows the planner wrote and how many it knew were there already.
 /// </summary>
 public static class ResolveCounters
 {
@@ -24,6 +25,8 @@ public static class ResolveCounters
     private static long _profileRowsRead;
     private static long _profileRowsHeld;
     private static long _addedUnread;
+    private static long _heldOutboxWritten;
+    private static long _heldOutboxKnown;
 
     public static void Resolution(int asked) { Interlocked.Increment(ref _resolutions); Interlocked.Add(ref _recordsAsked, asked); }
     public static void Attempt(int loaded, int cached) { Interlocked.Increment(ref _attempts); Interlocked.Add(ref _recordsLoaded, loaded); Interlocked.Add(ref _recordsCached, cached); }
@@ -36,6 +39,7 @@ public static class ResolveCounters
     public static void Deferred() => Interlocked.Increment(ref _deferred);
     public static void IdentityRows(int read, int held) { Interlocked.Add(ref _identityRowsRead, read); Interlocked.Add(ref _identityRowsHeld, held); }
     public static void AddedUnread(int count) => Interlocked.Add(ref _addedUnread, count);
+    public static void HeldOutbox(int written, int known) { Interlocked.Add(ref _heldOutboxWritten, written); Interlocked.Add(ref _heldOutboxKnown, known); }
     public static void ProfileRows(int read, int held) { Interlocked.Add(ref _profileRowsRead, read); Interlocked.Add(ref _profileRowsHeld, held); }
 
     public static Newtonsoft.Json.Linq.JObject Snapshot() => new()
@@ -57,5 +61,7 @@ public static class ResolveCounters
         ["profileRowsRead"] = Interlocked.Read(ref _profileRowsRead),
         ["profileRowsHeld"] = Interlocked.Read(ref _profileRowsHeld),
         ["recordsAddedNotRead"] = Interlocked.Read(ref _addedUnread),
+        ["heldOutboxRowsWritten"] = Interlocked.Read(ref _heldOutboxWritten),
+        ["heldOutboxRowsKnown"] = Interlocked.Read(ref _heldOutboxKnown),
     };
 }

@@ -46,6 +46,11 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
             {
                 // The row as the last holder left it: nobody entered or disturbed the gate in between.
                 var adopted = parked is not null && parked.ETag == passed.Found && parked.Rows.Tenant == tenant ? parked.Rows : null;
+                if (passed.Lease.GetBoolean(KeepsOutbox) != true)
+                {
+                    adopted?.ForgetHeldOutbox(); // not marked through the hand-over (Hold.KeepOutboxAsync)
+                }
+
                 return new Hold(this, passed.Lease, ct) { Adopted = adopted };
             }
         }
@@ -58,6 +63,32 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
     public async Task<bool> IsTakenAsync(string tenant, CancellationToken ct) =>
         await push.LeaseUntilAsync(tenant, Connection, Module, ct) is { } until && until > clock.GetUtcNow();
 
+    /// <summary>
+    /// Whether a drain may remove held outbox rows now: no holder of the gate remembers the held rows it wrote
+    /// (<see cref="Hold.KeepOutboxAsync"/>), so none would skip rewriting one the drain removes. A holder whose lease
+    /// ran out still marks the row; it is disturbed (on the ETag just read), so it forgets them before its next batch.
+    /// </summary>
+    public async Task<bool> MayRemoveHeldOutboxAsync(string tenant, CancellationToken ct)
+    {
+        var row = await push.LeaseRowAsync(tenant, RowKey, ct);
+        if (row is null || row.GetBoolean(KeepsOutbox) != true)
+        {
+            return true;
+        }
+
+        var now = clock.GetUtcNow();
+        return row.GetDateTimeOffset("Until") is not { } until || until <= now
+            ? await push.DisturbLeaseIfUnchangedAsync(tenant, RowKey, row.ETag, now, ct)
+            : false;
+    }
+
+    /// <summary>Disturbs the gate, whoever holds it: its holder drops what it kept (<see cref="HeldGraphRows"/>).</summary>
+    public Task DisturbAsync(string tenant, CancellationToken ct) => push.DisturbLeaseAsync(tenant, RowKey, clock.GetUtcNow(), ct);
+
+    internal const string KeepsOutbox = "KeepsOutbox";
+
+    private static string RowKey => PushStore.Prefix(Connection, Module) + PushStore.LeaseSuffix;
+
     /// <summary>The gate, held: renewed in the background until disposed.</summary>
     public sealed class Hold : IAsyncDisposable
     {
@@ -69,11 +100,13 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         private bool _broken;
         private bool _disturbed;
         private bool _passed;
+        private bool _keepsOutbox;
 
         internal Hold(ResolveGate gate, TableEntity lease, CancellationToken ct)
         {
             _gate = gate;
             _lease = lease;
+            _keepsOutbox = lease.GetBoolean(KeepsOutbox) == true; // carried through a hand-over
             _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             _renewing = KeepRenewingAsync(_stop.Token);
         }
@@ -136,6 +169,34 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         /// and for good after a break.
         /// </summary>
         public Task<bool> ConfirmAsync(CancellationToken ct) => RenewAsync(consume: true, ct);
+
+        /// <summary>
+        /// Marks the gate row as kept by a holder that remembers the held outbox rows it wrote (<see cref="HeldGraphRows"/>):
+        /// a drain leaves held rows alone while the mark and the lease last (<see cref="MayRemoveHeldOutboxAsync"/>).
+        /// The mark goes with every renewal. True once it is written and the hold is undisturbed; until then the holder
+        /// must not rely on what it remembers.
+        /// </summary>
+        public async Task<bool> KeepOutboxAsync(CancellationToken ct)
+        {
+            if (_keepsOutbox)
+            {
+                return !_broken;
+            }
+
+            await _renewal.WaitAsync(ct);
+            try
+            {
+                _lease[KeepsOutbox] = true;
+            }
+            finally
+            {
+                _renewal.Release();
+            }
+
+            // Not consumed: a disturbance found here is still reported by the next confirmation, which forgets.
+            _keepsOutbox = await RenewAsync(consume: false, ct);
+            return _keepsOutbox;
+        }
 
         /// <summary>The graph rows the previous holder kept, when it handed the gate to this one undisturbed; else null.</summary>
         public HeldGraphRows? Adopted { get; internal init; }

@@ -71,7 +71,12 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
     }
 
     /// <param name="live">Profiles a webhook changed: their outbox rows are not held while a backfill runs.</param>
-    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct, IReadOnlyDictionary<string, string>? merged = null, IReadOnlySet<string>? live = null)
+    /// <param name="heldRows">
+    /// What the caller, holding the resolve gate, knows of the outbox: a held row it already wrote is not written again
+    /// (<see cref="HeldGraphRows.HasHeldOutbox"/>), once <paramref name="keepOutbox"/> (<see cref="ResolveGate.Hold.KeepOutboxAsync"/>)
+    /// has marked the gate so that no drain removes held rows meanwhile.
+    /// </param>
+    public async Task<IReadOnlyList<PushMessage>> PlanAsync(string tenant, IReadOnlyList<ResolvedProfile> changed, IReadOnlyList<string> removed, CancellationToken ct, IReadOnlyDictionary<string, string>? merged = null, IReadOnlySet<string>? live = null, HeldGraphRows? heldRows = null, Func<CancellationToken, Task<bool>>? keepOutbox = null)
     {
         merged ??= new Dictionary<string, string>();
         if (changed.Count == 0 && removed.Count == 0 && merged.Count == 0)
@@ -83,11 +88,14 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
         var ctx = new EvalContext(clock.GetUtcNow());
         var targets = await TargetsAsync(tenant, ct);
         var held = targets.Count > 0 && changed.Any(p => live?.Contains(p.Id) != true) && await hold.HoldsAsync(tenant, ct);
+        var known = held && heldRows is not null && keepOutbox is not null && await keepOutbox(ct) ? heldRows : null;
         foreach (var target in targets)
         {
             if (removed.Count > 0)
             {
-                await push.ForgetPendingAsync(tenant, removed.Select(id => PushStore.Key(target.ConnectionId, target.Module, id)), ct);
+                var gone = removed.Select(id => PushStore.Key(target.ConnectionId, target.Module, id)).ToList();
+                heldRows?.OutboxNotHeld(gone);
+                await push.ForgetPendingAsync(tenant, gone, ct);
             }
 
             // Profiles merged into another: if the CRM holds a record for the merged one, it is merged into the survivor's.
@@ -110,8 +118,10 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
             }
 
             // Held rows go in unchecked and unmapped: PushCrm maps each profile and compares it with the Ledger when it
-            // drains, and a backfill rewrites a person's row many times before that. The others are checked now, so an
-            // unchanged profile costs no outbox row and no push.
+            // drains. A held row is the same whatever the profile holds, so one this holder wrote is not written again
+            // (a backfill changes a person in many batches). The others are checked now, so an unchanged profile costs
+            // no outbox row and no push.
+            var skipped = 0;
             var items = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
             var check = new List<(string ProfileId, string Hash, bool Force, bool Live)>();
             foreach (var profile in changed)
@@ -119,7 +129,14 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
                 var isLive = live?.Contains(profile.Id) == true;
                 if (held && !isLive)
                 {
-                    items.Add((profile.Id, "", false, false));
+                    if (known?.HasHeldOutbox(PushStore.Key(target.ConnectionId, target.Module, profile.Id)) == true)
+                    {
+                        skipped++; // written in an earlier batch of this hold, and still there
+                    }
+                    else
+                    {
+                        items.Add((profile.Id, "", false, false));
+                    }
                 }
                 else
                 {
@@ -138,11 +155,22 @@ public sealed class PushPlanner(ConnectionStore connections, PushStore push, Rul
 
             if (items.Count > 0)
             {
+                // Rows written as live ones are no longer held rows (a drain may take them at once); this is known before
+                // the write, so a write that fails half-way leaves nothing believed that is not so.
+                heldRows?.OutboxNotHeld(items.Where(i => i.Live || i.Hash.Length > 0).Select(i => PushStore.Key(target.ConnectionId, target.Module, i.ProfileId)));
                 await push.EnqueueAsync(tenant, target.ConnectionId, target.Module, items, ct);
-                if (!kicked)
-                {
-                    kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
-                }
+                known?.WroteHeldOutbox(items.Where(i => !i.Live && !i.Force && i.Hash.Length == 0).Select(i => PushStore.Key(target.ConnectionId, target.Module, i.ProfileId)));
+            }
+
+            // Also when every row was there already: the drain that ends a backfill's hold comes from these messages.
+            if (held)
+            {
+                ResolveCounters.HeldOutbox(items.Count(i => !i.Live && i.Hash.Length == 0), skipped);
+            }
+
+            if (!kicked && (items.Count > 0 || skipped > 0))
+            {
+                kicks.Add(new PushMessage(tenant, target.ConnectionId, target.Module));
             }
         }
 
