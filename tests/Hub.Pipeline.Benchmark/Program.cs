@@ -14,7 +14,8 @@ using Newtonsoft.Json.Linq;
 // The end-to-end harness of issue 7: a Shopify backfill through the whole pipeline (local host, handler process,
 // Azurite, Shopify sandbox with its real cost bucket, Zoho sandbox) into Zoho, plus webhook latency under load.
 //   dotnet run -c Release --project tests/Hub.Pipeline.Benchmark -- --orders 100000
-// Prints a Markdown table; the README ("The pipeline") holds the figures of the last runs.
+// Prints a Markdown table; the README ("The pipeline") holds the figures of the last runs. --azurite-adds N times
+// Azurite alone adding N rows, and nothing else.
 var orders = Arg("--orders", 100_000);
 var people = Arg("--people", Math.Max(300, orders / 4));
 var rate = Arg("--webhook-rate", 200);
@@ -22,6 +23,26 @@ var seconds = Arg("--webhook-seconds", 10);
 
 using var azuriteCts = new CancellationTokenSource(TimeSpan.FromMinutes(6));
 await using var azurite = await AzuriteLauncher.EnsureAsync(null, _ => { }, azuriteCts.Token);
+
+// --azurite-adds N: only Azurite's own pace, N rows of about 600 bytes added in transactions of 100 to a new table,
+// with nothing else running: what the storage emulator alone costs a backfill on this machine.
+if (Arg("--azurite-adds", 0) is > 0 and var adds)
+{
+    var table = new Azure.Data.Tables.TableServiceClient("UseDevelopmentStorage=true").GetTableClient("adds" + Guid.NewGuid().ToString("N")[..8]);
+    await table.CreateAsync();
+    var payload = new string('x', 600);
+    var addClock = Stopwatch.StartNew();
+    for (var b = 0; b < (adds + 99) / 100; b++)
+    {
+        await table.SubmitTransactionAsync(Enumerable.Range(0, Math.Min(100, adds - b * 100)).Select(i =>
+            new Azure.Data.Tables.TableTransactionAction(Azure.Data.Tables.TableTransactionActionType.Add, new Azure.Data.Tables.TableEntity("p", $"{b:D7}-{i:D3}") { ["Data"] = payload })));
+    }
+
+    Console.WriteLine($"Azurite alone: {adds:N0} rows added in transactions of 100 in {addClock.Elapsed.TotalSeconds:F1} s ({adds / addClock.Elapsed.TotalSeconds:N0} rows/s)");
+    await table.DeleteAsync();
+    return;
+}
+
 await using var scenario = await PipelineScenario.StartAsync(people: people, shopifyOrders: orders, youzanOrders: 0, days: 25, throttled: true);
 var settings = scenario.Settings;
 

@@ -107,8 +107,9 @@ public sealed class PullStream(
         async Task<PullPage> Fetch(string? pageCursor) => await connector.PullAsync(new PullRequest(context, message.Stream, pageCursor, windowStart, windowEnd), cancellationToken);
 
         // Up to PullPages pages in one invocation, each fetched while the one before it is stored, so the store's
-        // pace (its throttle) is the pull's pace. Every page moves the cursor as it is stored; the resolve messages of
-        // all of them go when the invocation returns.
+        // pace (its throttle) is the pull's pace. The cursor moves past them all at the end, just before the resolve
+        // messages of all of them go: a crash in between re-reads the pages (storing is idempotent, and records still
+        // unresolved are sent to resolve again), so no resolve message is lost with the process.
         var fetch = Fetch(cursor.PageCursor);
         var seq = message.Seq;
         var pagesHere = 0;
@@ -133,9 +134,9 @@ public sealed class PullStream(
                 run.Error = $"delivery {invocation.DeliveryCount}: {ex.Message}";
                 if (pagesHere > 0)
                 {
-                    // A later page of this invocation: the pages before it are stored and their resolve messages go
-                    // with this result. A fresh message tries this page again, with its own deliveries.
-                    return await StopEarlyAsync(result, run, message with { Seq = seq }, $"page {seq} failed and is sent again: {ex.Message}", cancellationToken);
+                    // A later page of this invocation: the pages before it are stored, and the cursor moves past them
+                    // as their resolve messages go. A fresh message tries this page again, with its own deliveries.
+                    return await StopEarlyAsync(result, cursor, run, message with { Seq = seq }, $"page {seq} failed and is sent again: {ex.Message}", cancellationToken);
                 }
 
                 if (invocation.DeliveryCount >= options.Value.MaxDeliveryCount)
@@ -181,15 +182,9 @@ public sealed class PullStream(
             catch (Exception ex) when (pagesHere > 1 && ex is not OperationCanceledException)
             {
                 await ObserveAsync(next);
-                if (ex is CursorMovedException)
-                {
-                    result.Logs.Add($"Run {run.RowKey}: {ex.Message} Stopped after the pages stored before it.");
-                    return result;
-                }
-
                 run.Failures++;
                 run.Error = $"page {seq}: {ex.Message}";
-                return await StopEarlyAsync(result, run, message with { Seq = seq }, $"storing page {seq} failed and it is sent again: {ex.Message}", cancellationToken);
+                return await StopEarlyAsync(result, cursor, run, message with { Seq = seq }, $"storing page {seq} failed and it is sent again: {ex.Message}", cancellationToken);
             }
             catch
             {
@@ -197,22 +192,49 @@ public sealed class PullStream(
                 throw;
             }
 
-            if (!page.HasMore)
+            if (page.HasMore && next is not null)
             {
+                fetch = next;
+                continue;
+            }
+
+            if (!await SaveAsync(cursor, run, cancellationToken))
+            {
+                if (pagesHere == 1)
+                {
+                    // Someone else moved the cursor while we pulled: fail, so the host redelivers and we look again.
+                    throw new InvalidOperationException($"Cursor of {message.ConnectionId}/{message.Stream} changed during page {message.Seq}.");
+                }
+
+                // A duplicate message moved it: its invocation carries on. These pages' records are stored; their
+                // resolve messages still go.
+                result.Logs.Add($"Run {run.RowKey}: the cursor was moved by another invocation; stopped after {pagesHere} page(s).");
                 return result;
             }
 
-            if (next is null)
+            if (page.HasMore)
             {
                 result.Send(NextOutput, message with { Seq = seq });
-                return result;
             }
 
-            fetch = next;
+            return result;
         }
     }
 
-    /// <summary>Moves the cursor past a stored page (ETag-checked) and records the page on the run.</summary>
+    /// <summary>Writes the cursor (ETag-checked) and then the run; false when someone else moved the cursor.</summary>
+    private async Task<bool> SaveAsync(CursorEntity cursor, RunEntity run, CancellationToken ct)
+    {
+        if (!await cursors.TryWriteAsync(cursor, ct))
+        {
+            return false;
+        }
+
+        run.UpdatedAt = cursor.LastProgressAt ?? clock.GetUtcNow();
+        await runs.UpsertAsync(run, ct);
+        return true;
+    }
+
+    /// <summary>Moves the cursor past a stored page and records the page on the run, in memory (<see cref="SaveAsync"/> writes them).</summary>
     private async Task AdvanceAsync(InvocationResult result, CursorEntity cursor, RunEntity run, PullPage page, IngestResult ingest, int seq, DateTimeOffset windowStart, DateTimeOffset windowEnd, CancellationToken ct)
     {
         cursor.Seq = seq + 1;
@@ -258,14 +280,6 @@ public sealed class PullStream(
             }
         }
 
-        if (!await cursors.TryWriteAsync(cursor, ct))
-        {
-            // Someone else moved the cursor while we pulled: fail, so the host redelivers and we look again.
-            throw new CursorMovedException($"Cursor of {cursor.RowKey} changed during page {seq}.");
-        }
-
-        run.UpdatedAt = cursor.LastProgressAt.Value;
-        await runs.UpsertAsync(run, ct);
     }
 
     /// <summary>
@@ -273,20 +287,18 @@ public sealed class PullStream(
     /// result, and a fresh message carries on from the first page not done (the host would otherwise redeliver the
     /// first, already done, and lose those messages).
     /// </summary>
-    private async Task<InvocationResult> StopEarlyAsync(InvocationResult result, RunEntity run, PullMessage next, string why, CancellationToken ct)
+    private async Task<InvocationResult> StopEarlyAsync(InvocationResult result, CursorEntity cursor, RunEntity run, PullMessage next, string why, CancellationToken ct)
     {
-        try
+        // The cursor moves past the pages done, so the fresh message starts at the failed one. If another invocation
+        // moved it meanwhile, that one carries on and no fresh message goes; the pages' resolve messages go either way.
+        // If the write itself fails, this throws: the host redelivers, and the pages are read again.
+        var saved = await SaveAsync(cursor, run, ct);
+        if (saved)
         {
-            run.UpdatedAt = clock.GetUtcNow();
-            await runs.UpsertAsync(run, ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            logger.LogWarning("Run {Run} could not record a failure: {Error}", run.RowKey, ex.Message);
+            result.Send(NextOutput, next);
         }
 
-        result.Send(NextOutput, next);
-        result.Logs.Add($"Run {run.RowKey}: {why}");
+        result.Logs.Add($"Run {run.RowKey}: {why}{(saved ? "" : " The cursor was moved by another invocation, which carries on.")}");
         return result;
     }
 
@@ -307,9 +319,6 @@ public sealed class PullStream(
             // The page is fetched again by whoever carries on.
         }
     }
-
-    /// <summary>The stream's cursor was moved by another invocation (a duplicate message) while this one pulled.</summary>
-    private sealed class CursorMovedException(string message) : InvalidOperationException(message);
 
     private async Task NudgePushesAsync(InvocationResult result, string tenant, CancellationToken ct)
     {
