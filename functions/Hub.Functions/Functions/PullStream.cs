@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace Hub.Functions.Functions;
 
 /// <summary>
-/// <c>pull</c> trigger. Pulls the page a message names from the connection's store connector, stores the new
-/// cursor (ETag) and the outcome on the Run, and sends the next page's message while more remains.
+/// <c>pull</c> trigger. Pulls the page a message names from the connection's store connector, and up to
+/// <c>Hub:Sync:PullPages</c> pages after it (each fetched while the one before is stored), stores the new cursor (ETag)
+/// and the outcome on the Run once for them all, and sends the next page's message while more remains (ADR 0022).
 /// Idempotent: the message carries the page sequence it expects, and a page already done is not pulled again.
 /// When a window ends the bookmark becomes min(syncStart, maxSeen), so a record updated during the read is read
 /// again next time rather than skipped.
