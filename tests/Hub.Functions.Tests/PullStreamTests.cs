@@ -62,6 +62,21 @@ public class PullStreamTests
     }
 
     [Fact]
+    public async Task PullStream_TwoDeliveriesOfOnePageAtOnce_OneMovesTheCursor_TheOtherEndsQuietlyWithoutANextPage()
+    {
+        await using var h = new SyncHarness(OnePagePerMessage);
+        await h.AddConnectionAsync(new { pages = 3, perPage = 2, delayMs = 300 });
+        var first = SyncHarness.Message(await h.TickAsync(), ScheduleSync.PullOutput);
+
+        var both = await Task.WhenAll(h.PullAsync(first), h.PullAsync(first)); // neither throws
+
+        Assert.Equal(1, both.Sum(r => r.MessageCount(PullStream.NextOutput)));
+        Assert.Single(both, r => r.Logs.Any(l => l.Contains("moved by another invocation", StringComparison.Ordinal)));
+        Assert.Equal(1, (await h.Runs.GetAsync(h.Tenant, first.RunId, default))!.Pages);
+        Assert.Equal(1, (await h.Cursors.GetAsync(h.Tenant, "c1", "orders", default))!.Seq);
+    }
+
+    [Fact]
     public async Task PullStream_RedeliveryAfterSeveralPagesWereWritten_SendsTheFirstPageNotDone()
     {
         await using var h = new SyncHarness(c => c["Hub:Sync:PullPages"] = "3");

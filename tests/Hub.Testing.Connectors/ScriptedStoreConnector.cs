@@ -9,7 +9,7 @@ namespace Hub.Testing.Connectors;
 /// A store connector registered only in tests (loaded by the handler through <c>Hub:PluginAssemblies</c>), whose
 /// behaviour the connection's settings script: how many pages, how many records per page, how often to fail
 /// before succeeding (every page, or from page <c>failFromPage</c> on), to fail always, or to crash the handler
-/// process once (marker file). It counts the calls made to it.
+/// process once (marker file), or to answer slowly (<c>delayMs</c>). It counts the calls made to it.
 /// It proves the runtime's paths, retries and dead-lettering without any platform.
 /// </summary>
 public sealed class ScriptedStoreConnector : IStoreConnector
@@ -35,7 +35,17 @@ public sealed class ScriptedStoreConnector : IStoreConnector
             ? Task.FromException(new ConnectorValidationException("The store rejected the credentials (scripted)."))
             : Task.CompletedTask;
 
-    public Task<PullPage> PullAsync(PullRequest request, CancellationToken cancellationToken)
+    public async Task<PullPage> PullAsync(PullRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Connection.Settings.Value<int?>("delayMs") is { } delay)
+        {
+            await Task.Delay(delay, cancellationToken); // a slow store: two invocations of one page overlap
+        }
+
+        return Pull(request);
+    }
+
+    private static PullPage Pull(PullRequest request)
     {
         var s = request.Connection.Settings;
         CallsSoFar.AddOrUpdate($"{request.Connection.TenantId}/{request.Connection.ConnectionId}", 1, (_, n) => n + 1);
@@ -78,11 +88,11 @@ public sealed class ScriptedStoreConnector : IStoreConnector
         var more = page + 1 < pages;
         if (s.Value<bool?>("moreWithoutCursor") == true)
         {
-            return Task.FromResult(new PullPage(records, null, true, null)); // a broken connector
+            return new PullPage(records, null, true, null); // a broken connector
         }
 
         var max = records.Count == 0 ? (DateTimeOffset?)null : request.WindowStart.AddMinutes(page * perPage + perPage);
-        return Task.FromResult(new PullPage(records, more ? (page + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null, more, max));
+        return new PullPage(records, more ? (page + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null, more, max);
     }
 }
 

@@ -114,6 +114,7 @@ public sealed class PullStream(
         var fetch = Fetch(cursor.PageCursor);
         var seq = message.Seq;
         var pagesHere = 0;
+        string? stopped = null;
         while (true)
         {
             var fetchStart = watch.ElapsedMilliseconds;
@@ -136,8 +137,10 @@ public sealed class PullStream(
                 if (pagesHere > 0)
                 {
                     // A later page of this invocation: the pages before it are stored, and the cursor moves past them
-                    // as their resolve messages go. A fresh message tries this page again, with its own deliveries.
-                    return await StopEarlyAsync(result, cursor, run, message with { Seq = seq }, $"page {seq} failed and is sent again: {ex.Message}", cancellationToken);
+                    // as their resolve messages go. A fresh message tries this page again, with its own deliveries
+                    // (throwing would have the host redeliver the first page, already done).
+                    stopped = $"page {seq} failed and is sent again: {ex.Message}";
+                    break;
                 }
 
                 if (invocation.DeliveryCount >= options.Value.MaxDeliveryCount)
@@ -185,7 +188,8 @@ public sealed class PullStream(
                 await ObserveAsync(next);
                 run.Failures++;
                 run.Error = $"page {seq}: {ex.Message}";
-                return await StopEarlyAsync(result, cursor, run, message with { Seq = seq }, $"storing page {seq} failed and it is sent again: {ex.Message}", cancellationToken);
+                stopped = $"storing page {seq} failed and it is sent again: {ex.Message}";
+                break;
             }
             catch
             {
@@ -199,27 +203,29 @@ public sealed class PullStream(
                 continue;
             }
 
-            if (!await SaveAsync(cursor, run, cancellationToken))
-            {
-                if (pagesHere == 1)
-                {
-                    // Someone else moved the cursor while we pulled: fail, so the host redelivers and we look again.
-                    throw new InvalidOperationException($"Cursor of {message.ConnectionId}/{message.Stream} changed during page {message.Seq}.");
-                }
+            break;
+        }
 
-                // A duplicate message moved it: its invocation carries on. These pages' records are stored; their
-                // resolve messages still go.
-                result.Logs.Add($"Run {run.RowKey}: the cursor was moved by another invocation; stopped after {pagesHere} page(s).");
-                return result;
-            }
-
-            if (page.HasMore)
-            {
-                result.Send(NextOutput, message with { Seq = seq });
-            }
-
+        // If the write itself fails, this throws: the host redelivers, and the pages are read again.
+        if (!await SaveAsync(cursor, run, cancellationToken))
+        {
+            // Another invocation moved the cursor (a duplicate message, or a new run): it carries on from there, and
+            // no next message goes from here. These pages' records are stored; their resolve messages still go.
+            result.Logs.Add($"Run {run.RowKey}: the cursor was moved by another invocation; stopped after {pagesHere} page(s).");
             return result;
         }
+
+        if (cursor.PageCursor is not null)
+        {
+            result.Send(NextOutput, message with { Seq = cursor.Seq });
+        }
+
+        if (stopped is not null)
+        {
+            result.Logs.Add($"Run {run.RowKey}: {stopped}");
+        }
+
+        return result;
     }
 
     /// <summary>Writes the cursor (ETag-checked) and then the run; false when someone else moved the cursor.</summary>
@@ -281,26 +287,6 @@ public sealed class PullStream(
             }
         }
 
-    }
-
-    /// <summary>
-    /// Ends an invocation that stored some pages and failed on a later one: the pages' resolve messages go with the
-    /// result, and a fresh message carries on from the first page not done (the host would otherwise redeliver the
-    /// first, already done, and lose those messages).
-    /// </summary>
-    private async Task<InvocationResult> StopEarlyAsync(InvocationResult result, CursorEntity cursor, RunEntity run, PullMessage next, string why, CancellationToken ct)
-    {
-        // The cursor moves past the pages done, so the fresh message starts at the failed one. If another invocation
-        // moved it meanwhile, that one carries on and no fresh message goes; the pages' resolve messages go either way.
-        // If the write itself fails, this throws: the host redelivers, and the pages are read again.
-        var saved = await SaveAsync(cursor, run, ct);
-        if (saved)
-        {
-            result.Send(NextOutput, next);
-        }
-
-        result.Logs.Add($"Run {run.RowKey}: {why}{(saved ? "" : " The cursor was moved by another invocation, which carries on.")}");
-        return result;
     }
 
     /// <summary>Waits for a page fetched ahead that will not be stored here, so its failure is not left unobserved.</summary>

@@ -156,7 +156,7 @@ public sealed class PushStore(HubTables tables)
     /// <paramref name="owner"/> on the ETag it read: the lease and the ETag the row had (default when it was added).
     /// Null when the row may not be taken or changed meanwhile.
     /// </summary>
-    private async Task<(TableEntity Lease, ETag Found)?> TakeLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, Func<TableEntity?, bool> mayTake, CancellationToken ct, bool carry = false)
+    private async Task<(TableEntity Lease, ETag Found)?> TakeLeaseAsync(string tenant, string connectionId, string module, string owner, DateTimeOffset now, TimeSpan duration, Func<TableEntity?, bool> mayTake, CancellationToken ct, bool keepMarks = false)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
         var key = Prefix(connectionId, module) + LeaseSuffix;
@@ -167,14 +167,14 @@ public sealed class PushStore(HubTables tables)
             return null;
         }
 
-        var lease = new TableEntity(tenant, key) { ["Owner"] = owner, ["Until"] = now + duration };
-        if (carry && current is not null)
+        var lease = new TableEntity(tenant, key);
+        if (keepMarks && current is not null)
         {
-            foreach (var carried in CarriedOnPass.Where(current.ContainsKey))
-            {
-                lease[carried] = current[carried];
-            }
+            CopyMarks(current, lease);
         }
+
+        lease["Owner"] = owner;
+        lease["Until"] = now + duration;
 
         try
         {
@@ -196,11 +196,10 @@ public sealed class PushStore(HubTables tables)
     public async Task<ETag?> PassLeaseAsync(TableEntity lease, string token, DateTimeOffset until, CancellationToken ct)
     {
         var table = await tables.GetAsync(HubTables.Pending, ct);
-        var passed = new TableEntity(lease.PartitionKey, lease.RowKey) { ["Owner"] = token, ["Until"] = until };
-        foreach (var carried in CarriedOnPass.Where(lease.ContainsKey))
-        {
-            passed[carried] = lease[carried];
-        }
+        var passed = new TableEntity(lease.PartitionKey, lease.RowKey);
+        CopyMarks(lease, passed);
+        passed["Owner"] = token;
+        passed["Until"] = until;
 
         try
         {
@@ -219,10 +218,22 @@ public sealed class PushStore(HubTables tables)
     /// (it ran out and was taken, or the token was used already).
     /// </summary>
     public Task<(TableEntity Lease, ETag Found)?> TakePassedLeaseAsync(string tenant, string connectionId, string module, string token, string owner, DateTimeOffset now, TimeSpan duration, CancellationToken ct) =>
-        TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current => current?.GetString("Owner") == token, ct, carry: true);
+        TakeLeaseAsync(tenant, connectionId, module, owner, now, duration, current => current?.GetString("Owner") == token, ct, keepMarks: true);
 
-    /// <summary>Lease properties a hand-over keeps, from the passing holder to the one that takes the gate (ResolveGate's outbox mark).</summary>
-    public static readonly IReadOnlyList<string> CarriedOnPass = ["KeepsOutbox"];
+    /// <summary>
+    /// A hand-over keeps what the holder marked on its lease row (ResolveGate's outbox mark): every property but the
+    /// owner, the time and a disturbance, which the new holder starts without.
+    /// </summary>
+    private static void CopyMarks(TableEntity from, TableEntity to)
+    {
+        foreach (var (name, value) in from)
+        {
+            if (name is not ("PartitionKey" or "RowKey" or "Timestamp" or "odata.etag" or "Owner" or "Until" or "DisturbedAt"))
+            {
+                to[name] = value;
+            }
+        }
+    }
 
     /// <summary>Until when the lease of one connection and module is held, or null when nobody holds it.</summary>
     public async Task<DateTimeOffset?> LeaseUntilAsync(string tenant, string connectionId, string module, CancellationToken ct)

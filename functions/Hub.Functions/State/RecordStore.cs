@@ -36,7 +36,7 @@ public sealed record StoredRecord(string Key, string Platform, string Connection
 /// version arriving later (a re-read, a late webhook) changes nothing. Rows remember the version last resolved, so a
 /// record stored by an attempt that failed before sending its resolve message is resolved by the redelivery.
 /// </summary>
-public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushStore push, TimeProvider clock)
+public sealed class RecordStore(HubTables tables, MappedRecordCache cache, ResolveGate gate)
 {
     public static string TableOf(string recordKey) => recordKey.StartsWith("m:", StringComparison.Ordinal) ? HubTables.Members : HubTables.Orders;
 
@@ -350,7 +350,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, PushS
         // A resolution holding the gate may keep these profile rows from its earlier batches (HeldGraphRows), or be
         // resolving a record just erased from what its page said (AddedRecord): disturbed, it drops the rows, and a
         // batch under way starts over from fresh reads.
-        await push.DisturbLeaseAsync(tenant, PushStore.Prefix(ResolveGate.Connection, ResolveGate.Module) + PushStore.LeaseSuffix, clock.GetUtcNow(), ct);
+        await gate.DisturbAsync(tenant, ct);
     }
 
     private async Task MarkVersionListsVoidAsync(string tenant, IReadOnlyCollection<string> profileIds, CancellationToken ct)

@@ -77,9 +77,8 @@ public sealed class ResolveGate(PushStore push, TimeProvider clock)
         }
 
         var now = clock.GetUtcNow();
-        return row.GetDateTimeOffset("Until") is not { } until || until <= now
-            ? await push.DisturbLeaseIfUnchangedAsync(tenant, RowKey, row.ETag, now, ct)
-            : false;
+        var lapsed = row.GetDateTimeOffset("Until") is not { } until || until <= now;
+        return lapsed && await push.DisturbLeaseIfUnchangedAsync(tenant, RowKey, row.ETag, now, ct);
     }
 
     /// <summary>Disturbs the gate, whoever holds it: its holder drops what it kept (<see cref="HeldGraphRows"/>).</summary>

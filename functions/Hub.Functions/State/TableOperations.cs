@@ -29,7 +29,7 @@ public static class TableOperations
 
     internal static void CountBatch(string tableName, IEnumerable<TableTransactionAction> actions)
     {
-        var table = HubTables.All.FirstOrDefault(t => tableName.EndsWith(t, StringComparison.Ordinal)) ?? "other";
+        var table = HubTableOf(tableName) ?? "other";
         foreach (var group in actions.GroupBy(a => a.ActionType))
         {
             RowsInBatches.AddOrUpdate($"{group.Key} {table}", group.Count(), (_, n) => n + group.Count());
@@ -49,10 +49,13 @@ public static class TableOperations
         var segment = path[(path.LastIndexOf('/') + 1)..];
         var paren = segment.IndexOf('(', StringComparison.Ordinal);
         var name = paren < 0 ? segment : segment[..paren];
-        var table = HubTables.All.FirstOrDefault(t => name.EndsWith(t, StringComparison.Ordinal)) ?? (name.StartsWith('$') ? name : "other");
+        var table = HubTableOf(name) ?? (name.StartsWith('$') ? name : "other");
         var row = paren >= 0 && segment.Length > paren + 2 ? " row" : "";
         return $"{method} {table}{row}";
     }
+
+    /// <summary>The Hub table a (prefixed) table name is, or null.</summary>
+    private static string? HubTableOf(string name) => HubTables.All.FirstOrDefault(t => name.EndsWith(t, StringComparison.Ordinal));
 
     private sealed class CountingPolicy : HttpPipelineSynchronousPolicy
     {
