@@ -54,13 +54,13 @@ public static class HubApp
         app.MapSetupApi();
         app.MapMappingsApi();
         app.MapOAuthApi();
-        app.MapGet("/api/health", (IngestQueue ingest, WebhookIntake intake) => Results.Text(new Newtonsoft.Json.Linq.JObject
+        app.MapGet("/api/health", (IngestQueue ingest, IngestBatcher batcher, WebhookIntake intake) => Results.Text(new Newtonsoft.Json.Linq.JObject
         {
             ["status"] = "ok",
             ["tableOperations"] = TableOperations.Count,
             ["tableOperationsByKind"] = Newtonsoft.Json.Linq.JObject.FromObject(TableOperations.ByKindSnapshot()),
             ["rowsWrittenInTransactions"] = Newtonsoft.Json.Linq.JObject.FromObject(TableOperations.RowsInBatchesSnapshot()),
-            ["webhooks"] = new Newtonsoft.Json.Linq.JObject { ["groups"] = intake.Counts.Flushes, ["events"] = intake.Counts.Items, ["ingestMessages"] = ingest.MessagesSent },
+            ["webhooks"] = Webhooks(intake, ingest, batcher),
             ["resolve"] = ResolveCounters.Snapshot(),
             ["workingSetBytes"] = Environment.WorkingSet,
             ["peakWorkingSetBytes"] = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
@@ -68,6 +68,20 @@ public static class HubApp
             ["gcCollections"] = new Newtonsoft.Json.Linq.JArray(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)),
         }.ToString(Newtonsoft.Json.Formatting.None), "application/json"));
         return app;
+    }
+
+    private static Newtonsoft.Json.Linq.JObject Webhooks(WebhookIntake intake, IngestQueue ingest, IngestBatcher batcher)
+    {
+        var answers = intake.Answers.Snapshot();
+        return new Newtonsoft.Json.Linq.JObject
+        {
+            ["groups"] = intake.Counts.Flushes,
+            ["events"] = intake.Counts.Items,
+            ["ingestMessages"] = ingest.MessagesSent,
+            ["ingestUnsent"] = batcher.Unsent,
+            ["answered"] = answers.Count,
+            ["answerMs"] = new Newtonsoft.Json.Linq.JObject { ["last"] = Math.Min(answers.Count, LatencyWindow.Size), ["p50"] = Math.Round(answers.P50, 2), ["p99"] = Math.Round(answers.P99, 2), ["max"] = Math.Round(answers.Max, 2) },
+        };
     }
 
     public static void AddHubServices(IServiceCollection services, IConfiguration configuration)
@@ -129,6 +143,7 @@ public static class HubApp
         services.AddSingleton<ConnectionContexts>();
         services.AddSingleton<PushPlanner>();
         services.AddSingleton<IngestQueue>();
+        services.AddSingleton<IngestBatcher>();
         services.AddSingleton<WebhookIntake>();
         services.AddSingleton<HubAccess>();
 

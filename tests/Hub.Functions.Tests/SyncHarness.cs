@@ -21,7 +21,8 @@ public sealed class SyncHarness : IAsyncDisposable
     /// Run on the system clock: needed when a connector waits (Shopify bulk polls, Retry-After), which would never end on
     /// the fake clock. <see cref="Clock"/> then only seeds times the test writes.
     /// </param>
-    public SyncHarness(Action<Dictionary<string, string?>>? configure = null, bool realClock = false)
+    /// <param name="replace">Registers services in place of the handler's own (a queue that fails, for one).</param>
+    public SyncHarness(Action<Dictionary<string, string?>>? configure = null, bool realClock = false, Action<IServiceCollection, IConfiguration>? replace = null)
     {
         var values = new Dictionary<string, string?>
         {
@@ -37,6 +38,7 @@ public sealed class SyncHarness : IAsyncDisposable
         HubApp.AddHubServices(services, configuration);
         new TestConnectorsPlugin().Register(services, configuration);
         services.AddSingleton<TimeProvider>(realClock ? TimeProvider.System : Clock);
+        replace?.Invoke(services, configuration);
         Services = services.BuildServiceProvider();
     }
 

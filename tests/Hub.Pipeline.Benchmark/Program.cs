@@ -20,6 +20,7 @@ var orders = Arg("--orders", 100_000);
 var people = Arg("--people", Math.Max(300, orders / 4));
 var rate = Arg("--webhook-rate", 200);
 var seconds = Arg("--webhook-seconds", 10);
+var warmup = Arg("--webhook-warmup", 3);
 
 using var azuriteCts = new CancellationTokenSource(TimeSpan.FromMinutes(6));
 await using var azurite = await AzuriteLauncher.EnsureAsync(null, _ => { }, azuriteCts.Token);
@@ -108,7 +109,7 @@ var bound = pullBound > pushBound ? pullBound : pushBound;
 var tenant = "bench-" + Guid.NewGuid().ToString("N")[..6];
 var repo = AzuriteLauncher.FindRepositoryRoot()!;
 // The Release handler (self-contained linux-x64, as deployed) when it has been built, else the Debug one.
-var appRoot = new[] { Path.Combine("Release", "net10.0", "linux-x64"), Path.Combine("Release", "net10.0"), Path.Combine("Debug", "net10.0") }
+var appRoot = args.SkipWhile(a => a != "--app-root").Skip(1).FirstOrDefault() ?? new[] { Path.Combine("Release", "net10.0", "linux-x64"), Path.Combine("Release", "net10.0"), Path.Combine("Debug", "net10.0") }
     .Select(p => Path.Combine(repo, "functions", "Hub.Functions", "bin", p))
     .First(p => File.Exists(Path.Combine(p, "host.json")));
 Console.WriteLine($"handler: {appRoot}");
@@ -150,9 +151,13 @@ foreach (var name in new[] { "pull", "resolve", "push", "ingest" })
     await (await queues.GetAsync(name, "ServiceBusConnection", default)).ClearMessagesAsync();
 }
 
-using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("Hub.LocalHost.Handler", LogLevel.Information).AddFilter("Hub.LocalHost", LogLevel.Information).AddSimpleConsole(o => o.SingleLine = true));
 var pipelineClock = Stopwatch.StartNew();
-await using var host = await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = 0, Settings = hostSettings }, loggers, default);
+// The local host runs as its own process, as the Functions host does in Azure: the sandboxes and the load below live in
+// this process, and their garbage collections must not pause the host's front end (--host-in-process: the old way).
+await using var host = args.Contains("--host-in-process")
+    ? (IHostAddress)new InProcessHost(await LocalHostRunner.StartAsync(new LocalHostOptions { AppRoot = appRoot, HttpPort = 0, Settings = hostSettings },
+        LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("Hub.LocalHost.Handler", LogLevel.Information).AddFilter("Hub.LocalHost", LogLevel.Information).AddSimpleConsole(o => o.SingleLine = true)), default))
+    : await HostProcess.StartAsync(appRoot, hostSettings);
 using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
 while (scenario.Zoho.Contacts.Count < expected.Count)
 {
@@ -185,19 +190,34 @@ Console.WriteLine($"table operations by kind: {health["tableOperationsByKind"]?.
 Console.WriteLine($"rows written inside transactions: {health["rowsWrittenInTransactions"]?.ToString(Newtonsoft.Json.Formatting.None)}");
 
 // 3. Webhook acknowledgement at a steady rate (signed orders/updated deliveries of unchanged orders, new event ids).
+//    The first --webhook-warmup seconds at the same rate are timed apart: the handler's first webhooks and ingests
+//    run code it has not compiled yet (a process's warm-up, once per instance), the rest is the steady state.
 var target = new Uri(host.BaseAddress, $"api/webhooks/{tenant}/demo-shopify");
 var bodies = scenario.Shop.Orders.Take(500).Select(o => Encoding.UTF8.GetBytes(ShopifySandbox.RestOrder(scenario.Shop, o).ToString(Newtonsoft.Json.Formatting.None))).ToList();
 using var hooks = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 var acks = new System.Collections.Concurrent.ConcurrentBag<double>();
+var warmAcks = new System.Collections.Concurrent.ConcurrentBag<double>();
+var ackTimes = new System.Collections.Concurrent.ConcurrentBag<(double At, double Ms)>();
 var failures = 0;
 var total = rate * seconds;
-var handlerGcBefore = JObject.Parse(await http.GetStringAsync("api/health"));
-var hostGcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
+var warmTotal = rate * warmup;
+JObject handlerGcBefore = null!;
+(TimeSpan Pause, int Gen2) hostGcBefore = default;
 var tick = Stopwatch.StartNew();
-var sends = new List<Task>(total);
-for (var i = 0; i < total; i++)
+var sends = new List<Task>(total + warmTotal);
+for (var i = 0; i < total + warmTotal; i++)
 {
-    var due = TimeSpan.FromSeconds((double)i / rate);
+    if (i == warmTotal)
+    {
+        await Task.WhenAll(sends); // the warm-up's own answers are in before the measured part starts
+        sends.Clear();
+        handlerGcBefore = JObject.Parse(await http.GetStringAsync("api/health"));
+        hostGcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(2));
+        tick.Restart();
+    }
+
+    var measured = i >= warmTotal;
+    var due = TimeSpan.FromSeconds((double)(measured ? i - warmTotal : i) / rate);
     if (due > tick.Elapsed)
     {
         await Task.Delay(due - tick.Elapsed);
@@ -214,7 +234,11 @@ for (var i = 0; i < total; i++)
         request.Headers.Add("X-Shopify-Event-Id", Guid.NewGuid().ToString());
         var sw = Stopwatch.StartNew();
         using var response = await hooks.SendAsync(request);
-        acks.Add(sw.Elapsed.TotalMilliseconds);
+        (measured ? acks : warmAcks).Add(sw.Elapsed.TotalMilliseconds);
+        if (measured)
+        {
+            ackTimes.Add((due.TotalMilliseconds, sw.Elapsed.TotalMilliseconds));
+        }
         if (!response.IsSuccessStatusCode)
         {
             Interlocked.Increment(ref failures);
@@ -224,8 +248,16 @@ for (var i = 0; i < total; i++)
 
 await Task.WhenAll(sends);
 var sorted = acks.Order().ToList();
+var warmSorted = warmAcks.Order().ToList();
+if (Environment.GetEnvironmentVariable("HUB_BENCH_ACKS") is { } ackFile)
+{
+    File.WriteAllLines(ackFile, ackTimes.OrderBy(a => a.At).Select(a => $"{a.At:F0} {a.Ms:F1}"));
+}
 var afterAcks = JObject.Parse(await http.GetStringAsync("api/health"));
 var grouped = afterAcks["webhooks"]!;
+var opsDuringAcks = ((JObject)afterAcks["tableOperationsByKind"]!).Properties()
+    .Select(p => (p.Name, Count: p.Value.Value<long>() - (handlerGcBefore["tableOperationsByKind"]?[p.Name]?.Value<long>() ?? 0))).Where(p => p.Count > 0).OrderByDescending(p => p.Count).ToList();
+Console.WriteLine($"table operations while the webhooks were sent ({opsDuringAcks.Sum(p => p.Count) / (double)total:F2} per webhook): {string.Join(", ", opsDuringAcks.Select(p => $"{p.Name} {p.Count:N0}"))}");
 var handlerGc = (Pause: afterAcks.Value<double>("gcPauseMs") - handlerGcBefore.Value<double>("gcPauseMs"), Gen2: afterAcks["gcCollections"]![2]!.Value<int>() - handlerGcBefore["gcCollections"]![2]!.Value<int>());
 var hostGc = (Pause: (GC.GetTotalPauseDuration() - hostGcBefore.Pause).TotalMilliseconds, Gen2: GC.CollectionCount(2) - hostGcBefore.Gen2);
 var slow = sorted.Count(a => a > 50);
@@ -259,11 +291,102 @@ Console.WriteLine($"""
     | Pipeline wall time to the last contact | {backfill.TotalSeconds:F1} s ({backfill / bound:F2} x the bound) |
     | Zoho upsert calls per 100 changed profiles | {upserts * 100.0 / expected.Count:F2} ({upserts} calls, {expected.Count} contacts) |
     | Table Storage operations per order | {tableOps / (double)orders:F1} ({tableOps:N0} requests, batches count once) |
-    | Webhook acknowledgement at {rate}/s for {seconds} s | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total} |
+    | Webhook acknowledgement at {rate}/s for {seconds} s, after {warmup} s of warm-up at that rate | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total + warmTotal} |
+    | The warm-up's own acknowledgements (the handler's first webhooks) | {(warmTotal == 0 ? "none" : $"p50 {Pct(warmSorted, 0.5):F1} ms, p99 {Pct(warmSorted, 0.99):F1} ms, max {warmSorted[^1]:F0} ms")} |
     | GC pauses while those webhooks were sent: handler / this process (local host, sandboxes, load) | {handlerGc.Pause:F0} ms ({handlerGc.Gen2} gen2) / {hostGc.Pause:F0} ms ({hostGc.Gen2} gen2); {slow} acknowledgements over 50 ms |
-    | Inbox transactions and ingest messages for those webhooks (grouped while one is under way) | {grouped.Value<long>("groups"):N0} groups of {grouped.Value<long>("events"):N0} events, {grouped.Value<long>("ingestMessages"):N0} ingest messages |
+    | Inbox transactions and ingest messages for those webhooks (grouped while one is under way) | {grouped.Value<long>("groups") - handlerGcBefore["webhooks"]!.Value<long>("groups"):N0} groups of {grouped.Value<long>("events") - handlerGcBefore["webhooks"]!.Value<long>("events"):N0} events, {grouped.Value<long>("ingestMessages") - handlerGcBefore["webhooks"]!.Value<long>("ingestMessages"):N0} ingest messages |
+    | The handler's own answer time (body read to answer), last {grouped["answerMs"]!.Value<long>("last"):N0} webhooks | p50 {grouped["answerMs"]!.Value<double>("p50"):F1} ms, p99 {grouped["answerMs"]!.Value<double>("p99"):F1} ms, max {grouped["answerMs"]!.Value<double>("max"):F0} ms |
     | Webhook to CRM (20 refunds, one at a time) | p50 {Pct(latencies, 0.5):F0} ms, p95 {Pct(latencies, 0.95):F0} ms |
     | Handler peak working set | {peak / 1048576.0:F0} MiB |
     """);
 
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(fallback).First();
+
+internal interface IHostAddress : IAsyncDisposable
+{
+    Uri BaseAddress { get; }
+}
+
+internal sealed class InProcessHost(LocalHostRunner runner) : IHostAddress
+{
+    public Uri BaseAddress => runner.BaseAddress;
+
+    public ValueTask DisposeAsync() => runner.DisposeAsync();
+}
+
+/// <summary>Hub.LocalHost started as a process of its own (no Azurite, no sandbox of its own), its output echoed here.</summary>
+internal sealed class HostProcess : IHostAddress
+{
+    private readonly Process _process;
+
+    private HostProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public static async Task<HostProcess> StartAsync(string appRoot, IReadOnlyDictionary<string, string> settings)
+    {
+        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Hub.LocalHost.exe" : "Hub.LocalHost"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "--app-root", appRoot, "--port", "0", "--no-azurite", "--no-sandbox" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            info.ArgumentList.Add("--set");
+            info.ArgumentList.Add($"{key}={value}");
+        }
+
+        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        void Echo(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            const string marker = "Setup page: ";
+            if (line.IndexOf(marker, StringComparison.Ordinal) is >= 0 and var at)
+            {
+                var url = line[(at + marker.Length)..].Split(' ', 2)[0];
+                ready.TrySetResult(new Uri(url[..(url.LastIndexOf("api/setup", StringComparison.Ordinal))]));
+            }
+
+            // The handler's information and the host's own lines; the host's per-invocation lines only when they warn.
+            if (!line.Contains("info: Hub.LocalHost[0] Execut", StringComparison.Ordinal))
+            {
+                Console.WriteLine(line);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Echo(e.Data);
+        process.ErrorDataReceived += (_, e) => Echo(e.Data);
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"Hub.LocalHost exited with {process.ExitCode} before it was ready."));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var started = await ready.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        return new HostProcess(process, started);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -60,6 +60,7 @@ public static class ReceiveWebhook
             return InvocationEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "Delivery too large", $"Webhook bodies are limited to {max} bytes.");
         }
 
+        var received = System.Diagnostics.Stopwatch.GetTimestamp();
         var body = await ReadBodyAsync(http.Request.Body, max, ct);
         if (body is null)
         {
@@ -115,6 +116,8 @@ public static class ReceiveWebhook
         {
             logger.LogInformation("Webhook {Topic} for {Tenant}/{Connection}: {Outcome}", batch.Events[i].Topic, tenant, connection, outcomes[i].Added ? "stored" : "duplicate");
         }
+
+        intake.Answers.Add(System.Diagnostics.Stopwatch.GetElapsedTime(received));
 
         return Reply(batch);
     }

@@ -103,39 +103,62 @@ public static class Packed
         return sb.ToString();
     }
 
+    /// <summary>Transactions a resolution keeps under way at once when it writes the graph and marks its records.</summary>
+    public const int WritesInFlight = 4;
+
     /// <summary>
     /// Runs writes in transactions of up to 100 actions (one partition each), the way Table Storage batches. Returns
     /// the ETag the table gave each action's row, in the order of the actions (null for a delete).
+    /// <para>
+    /// With <paramref name="inFlight"/> above 1, up to that many transactions are under way at once, so the next one is
+    /// built and sent while the table executes the one before (each is still atomic on its own). Only for writes whose
+    /// transactions do not depend on each other's order, and whose caller treats any failure as "some of them may have
+    /// landed": a failure is thrown once the transactions under way have ended.
+    /// </para>
     /// </summary>
-    public static async Task<IReadOnlyList<Azure.ETag?>> SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken ct)
+    public static async Task<IReadOnlyList<Azure.ETag?>> SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken ct, int inFlight = 1)
     {
-        var etags = new List<Azure.ETag?>(actions.Count);
-        for (var i = 0; i < actions.Count; i += 100)
+        var slices = actions.Chunk(100).ToList();
+        var results = new IReadOnlyList<Azure.ETag?>[slices.Count];
+        if (inFlight <= 1 || slices.Count <= 1)
         {
-            var slice = actions.Skip(i).Take(100).ToList();
-            if (slice.Count == 1)
+            for (var i = 0; i < slices.Count; i++)
             {
-                var a = slice[0];
-                Azure.Response? response = a.ActionType switch
-                {
-                    TableTransactionActionType.Add => await table.AddEntityAsync(a.Entity, ct),
-                    TableTransactionActionType.UpdateReplace => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Replace, ct),
-                    TableTransactionActionType.UpdateMerge => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Merge, ct),
-                    TableTransactionActionType.UpsertReplace => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Replace, ct),
-                    TableTransactionActionType.UpsertMerge => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Merge, ct),
-                    _ => await table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, a.ETag, ct),
-                };
-                etags.Add(a.ActionType == TableTransactionActionType.Delete ? null : response?.Headers.ETag);
+                results[i] = await SubmitSliceAsync(table, slices[i], ct);
             }
-            else
+        }
+        else
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, slices.Count), new ParallelOptions { MaxDegreeOfParallelism = inFlight, CancellationToken = ct }, async (i, token) =>
+                results[i] = await SubmitSliceAsync(table, slices[i], token));
+        }
+
+        return results.SelectMany(r => r).ToList();
+    }
+
+    private static async Task<IReadOnlyList<Azure.ETag?>> SubmitSliceAsync(TableClient table, TableTransactionAction[] slice, CancellationToken ct)
+    {
+        if (slice.Length == 1)
+        {
+            var a = slice[0];
+            Azure.Response? response = a.ActionType switch
             {
-                TableOperations.CountBatch(table.Name, slice);
-                var responses = (await table.SubmitTransactionAsync(slice, ct)).Value;
-                for (var j = 0; j < slice.Count; j++)
-                {
-                    etags.Add(slice[j].ActionType == TableTransactionActionType.Delete || j >= responses.Count ? null : responses[j].Headers.ETag);
-                }
-            }
+                TableTransactionActionType.Add => await table.AddEntityAsync(a.Entity, ct),
+                TableTransactionActionType.UpdateReplace => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Replace, ct),
+                TableTransactionActionType.UpdateMerge => await table.UpdateEntityAsync(a.Entity, a.ETag, TableUpdateMode.Merge, ct),
+                TableTransactionActionType.UpsertReplace => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Replace, ct),
+                TableTransactionActionType.UpsertMerge => await table.UpsertEntityAsync(a.Entity, TableUpdateMode.Merge, ct),
+                _ => await table.DeleteEntityAsync(a.Entity.PartitionKey, a.Entity.RowKey, a.ETag, ct),
+            };
+            return [a.ActionType == TableTransactionActionType.Delete ? null : response?.Headers.ETag];
+        }
+
+        TableOperations.CountBatch(table.Name, slice);
+        var responses = (await table.SubmitTransactionAsync(slice, ct)).Value;
+        var etags = new Azure.ETag?[slice.Length];
+        for (var j = 0; j < slice.Length; j++)
+        {
+            etags[j] = slice[j].ActionType == TableTransactionActionType.Delete || j >= responses.Count ? null : responses[j].Headers.ETag;
         }
 
         return etags;

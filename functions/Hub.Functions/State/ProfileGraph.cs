@@ -349,7 +349,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         try
         {
-            heldRows?.WroteIdentities(keyActions, await Packed.SubmitAsync(identities, keyActions, ct));
+            heldRows?.WroteIdentities(keyActions, await Packed.SubmitAsync(identities, keyActions, ct, Packed.WritesInFlight));
         }
         catch
         {
@@ -444,7 +444,7 @@ public sealed class ProfileGraph(HubTables tables, RecordStore records, RulesPro
 
         try
         {
-            heldRows?.WroteProfiles(profileActions, await Packed.SubmitAsync(profilesTable, profileActions, ct));
+            heldRows?.WroteProfiles(profileActions, await Packed.SubmitAsync(profilesTable, profileActions, ct, Packed.WritesInFlight));
         }
         catch
         {

@@ -270,7 +270,7 @@ public sealed class RecordStore(HubTables tables, MappedRecordCache cache, Resol
                 ["ResolvedVersion"] = u.Record.Version,
                 ["Unresolved"] = false,
             }, u.Record.ETag)).ToList();
-            await Packed.SubmitAsync(table, actions, ct);
+            await Packed.SubmitAsync(table, actions, ct, Packed.WritesInFlight);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Hub.Functions.Sync;
 /// Azure: <c>HubStorage__queueServiceUri</c> with the managed identity; locally the <c>HubStorage</c> connection string.
 /// One message names the Inbox events of one connection that <see cref="WebhookIntake"/> stored together.
 /// </summary>
-public sealed class IngestQueue
+public class IngestQueue
 {
     public const string QueueName = "ingest";
     private readonly Lazy<Task<QueueClient>> _client;
@@ -35,7 +35,7 @@ public sealed class IngestQueue
     /// <summary>Messages sent, for /api/health (the events they named are <see cref="WebhookIntake.Counts"/>).</summary>
     public long MessagesSent => Interlocked.Read(ref _messages);
 
-    public async Task SendAsync(string tenant, string connectionId, IReadOnlyList<string> inboxKeys, CancellationToken ct)
+    public virtual async Task SendAsync(string tenant, string connectionId, IReadOnlyList<string> inboxKeys, CancellationToken ct)
     {
         var client = await _client.Value;
         foreach (var chunk in inboxKeys.Chunk(IngestMessage.MaxKeys))

@@ -79,6 +79,12 @@ public sealed class SyncOptions
     /// <summary>Reconcile re-reads this much of every stream's recent past, so a missed webhook is caught.</summary>
     public TimeSpan ReconcileWindow { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>
+    /// How long stored webhook events of one connection wait for others before their <c>ingest</c> message goes (one
+    /// message names up to 100). The answer to the platform does not wait for it (ADR 0023).
+    /// </summary>
+    public TimeSpan IngestLinger { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>An Inbox event not ingested after this long is sent to <c>ingest</c> again by Reconcile.</summary>
     public TimeSpan InboxRedriveAfter { get; set; } = TimeSpan.FromMinutes(2);
 
