@@ -28,16 +28,6 @@ public class GroupCommitTests
         }
     }
 
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
-
     [Fact]
     public async Task ALoneItemIsFlushedAtOnce_ItemsArrivingMeanwhileShareTheNextFlush_EachCallerGetsItsOwnResult()
     {
@@ -45,14 +35,14 @@ public class GroupCommitTests
         var commit = new GroupCommit<string, string, string>(gate.FlushAsync, maxItems: 100, _ => 1, maxWeight: 1000);
 
         var first = commit.AddAsync("shop", "a", default);
-        await UntilAsync(() => gate.Flushes.Count == 1);
+        await Until.TrueAsync(() => gate.Flushes.Count == 1);
         var waiting = new[] { "b", "c", "d" }.Select(i => commit.AddAsync("shop", i, default)).ToList();
         var otherKey = commit.AddAsync("other", "x", default);
-        await UntilAsync(() => gate.Flushes.Count == 2); // another key does not wait for this one
+        await Until.TrueAsync(() => gate.Flushes.Count == 2); // another key does not wait for this one
         gate.Release.Release(2);
 
         Assert.Equal("shop:a", await first);
-        await UntilAsync(() => gate.Flushes.Count == 3);
+        await Until.TrueAsync(() => gate.Flushes.Count == 3);
         gate.Release.Release();
         Assert.Equal(["shop:b", "shop:c", "shop:d"], await Task.WhenAll(waiting));
         Assert.Equal("other:x", await otherKey);
@@ -67,7 +57,7 @@ public class GroupCommitTests
         var commit = new GroupCommit<string, string, string>(gate.FlushAsync, maxItems: 2, i => i.Length, maxWeight: 4);
 
         var first = commit.AddAsync("shop", "a", default);
-        await UntilAsync(() => gate.Flushes.Count == 1);
+        await Until.TrueAsync(() => gate.Flushes.Count == 1);
         var rest = new[] { "b", "c", "d", "eeee", "f", "g" }.Select(i => commit.AddAsync("shop", i, default)).ToList();
         gate.Release.Release(10);
         await first;
@@ -84,7 +74,7 @@ public class GroupCommitTests
         var commit = new GroupCommit<string, string, string>(gate.FlushAsync, maxItems: 100, _ => 1, maxWeight: 1000);
 
         var first = commit.AddAsync("shop", "a", default);
-        await UntilAsync(() => gate.Flushes.Count == 1);
+        await Until.TrueAsync(() => gate.Flushes.Count == 1);
         var b = commit.AddAsync("shop", "b", default);
         var c = commit.AddAsync("shop", "c", default);
         gate.Release.Release(2);
@@ -107,10 +97,10 @@ public class GroupCommitTests
         using var cts = new CancellationTokenSource();
 
         var first = commit.AddAsync("shop", "a", cts.Token);
-        await UntilAsync(() => gate.Flushes.Count == 1);
+        await Until.TrueAsync(() => gate.Flushes.Count == 1);
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         gate.Release.Release();
-        await UntilAsync(() => commit.Counts == (1L, 1L));
+        await Until.TrueAsync(() => commit.Counts == (1L, 1L));
     }
 }

@@ -61,16 +61,6 @@ public sealed class WebhookIntakeTests
 
     private static string Key(string id) => InboxStore.KeyOf("c1", $"orders/updated|{id}");
 
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
-
     [Fact]
     public async Task TheAnswerWaitsForTheInboxOnly_EventsStoredWhileAMessageIsSentShareTheNextOne()
     {
@@ -81,7 +71,7 @@ public sealed class WebhookIntakeTests
         // Answered before any message goes: the event is in the Inbox.
         Assert.Equal((true, InboxStore.Received), await intake.AddAsync(h.Tenant, "c1", Upsert("1"), 100, default).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(InboxStore.Received, (await inbox.GetAsync(h.Tenant, Key("1"), default))!.Status);
-        await UntilAsync(() => queue.Attempts == 1); // after the linger; the send is held
+        await Until.TrueAsync(() => queue.Attempts == 1); // after the linger; the send is held
 
         // Three more deliveries (one of them twice) are answered while that message is held, and share the next one.
         foreach (var id in new[] { "2", "3", "2", "4" })
@@ -90,7 +80,7 @@ public sealed class WebhookIntakeTests
         }
 
         queue.Release.Release(10);
-        await UntilAsync(() => queue.Sent.Count == 2);
+        await Until.TrueAsync(() => queue.Sent.Count == 2);
         Assert.Equal([[Key("1")], [Key("2"), Key("3"), Key("4")]], queue.Sent.ToList());
         Assert.Equal(0, h.Services.GetRequiredService<IngestBatcher>().Unsent);
     }
@@ -107,7 +97,7 @@ public sealed class WebhookIntakeTests
         var delete = new WebhookEvent("orders/delete", "orders/delete|1", WebhookEventKind.Delete, "orders", [new JObject { ["id"] = "1" }], null);
         await intake.AddAsync(h.Tenant, "c1", delete, 100, default);
 
-        await UntilAsync(() => queue.Sent.Count == 2);
+        await Until.TrueAsync(() => queue.Sent.Count == 2);
         Assert.Equal([[Key("1"), Key("2")], [InboxStore.KeyOf("c1", "orders/delete|1")]], queue.Sent.ToList());
     }
 
@@ -122,7 +112,7 @@ public sealed class WebhookIntakeTests
         var batcher = h.Services.GetRequiredService<IngestBatcher>();
 
         Assert.Equal((true, InboxStore.Received), await intake.AddAsync(h.Tenant, "c1", Upsert("7"), 100, default));
-        await UntilAsync(() => batcher.Unsent == 1);
+        await Until.TrueAsync(() => batcher.Unsent == 1);
         Assert.Empty(queue.Sent);
 
         // Not yet: the event is younger than the redrive delay (its message may still be on its way).

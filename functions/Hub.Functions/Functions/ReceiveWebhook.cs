@@ -12,9 +12,9 @@ namespace Hub.Functions.Functions;
 /// <summary>
 /// <c>POST /api/webhooks/{tenant}/{connection}</c> (function <c>ReceiveWebhook</c>, forwarded HTTP so the body arrives
 /// byte for byte). The route names the connection; its connector verifies the signature on the raw bytes (constant
-/// time) and parses the events; each event is added to the Inbox (a duplicate event adds nothing) and an <c>ingest</c>
-/// message names it (deliveries arriving together share both: <see cref="WebhookIntake"/>). The answer waits on
-/// nothing else, well within Shopify's and Youzan's 5 s. A forged delivery gets
+/// time) and parses the events; each event is added to the Inbox (a duplicate event adds nothing), and the answer
+/// waits for that write and nothing else, well within Shopify's and Youzan's 5 s. An <c>ingest</c> message names the
+/// event after the answer (<see cref="WebhookIntake"/>, <see cref="IngestBatcher"/>, ADR 0023). A forged delivery gets
 /// 401, a malformed one 400, an oversized one 413, an unknown connection 404, all as problem+json, and none of them
 /// writes anything. The connection row is kept in memory for <see cref="ConnectionCacheFor"/>: a burst of deliveries
 /// costs no connection read per delivery (a pause or a rotated secret applies
