@@ -129,8 +129,34 @@ public static class Packed
         }
         else
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, slices.Count), new ParallelOptions { MaxDegreeOfParallelism = inFlight, CancellationToken = ct }, async (i, token) =>
-                results[i] = await SubmitSliceAsync(table, slices[i], token));
+            // No new transaction after a failure; those under way end on their own (none is cancelled halfway), and the
+            // first failure in the actions' order is thrown.
+            var slots = new SemaphoreSlim(inFlight); // not disposed: a transaction under way when a wait is cancelled still releases it
+            var started = new List<Task>(slices.Count);
+            var failed = false;
+            for (var i = 0; i < slices.Count && !Volatile.Read(ref failed); i++)
+            {
+                await slots.WaitAsync(ct);
+                var index = i;
+                started.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        results[index] = await SubmitSliceAsync(table, slices[index], ct);
+                    }
+                    catch
+                    {
+                        Volatile.Write(ref failed, true);
+                        throw;
+                    }
+                    finally
+                    {
+                        slots.Release();
+                    }
+                }, CancellationToken.None));
+            }
+
+            await Task.WhenAll(started);
         }
 
         return results.SelectMany(r => r).ToList();
