@@ -13,8 +13,8 @@ using Xunit;
 namespace Hub.Functions.Tests;
 
 /// <summary>
-/// The webhook answer waits for the Inbox write only (ADR 0023). Ingest messages follow it, several events to a
-/// message, in the order the events were stored. An event whose message never went is sent by Reconcile, so an
+/// The webhook answer waits for the Inbox write only (ADR 0023). Ingest messages follow it: at once for a quiet
+/// connection, else several events to a message after the linger, in the order the events were stored. An event whose message never went is sent by Reconcile, so an
 /// acknowledged delivery is never lost.
 /// </summary>
 [Collection(AzuriteFixture.Collection)]
@@ -86,19 +86,32 @@ public sealed class WebhookIntakeTests
     }
 
     [Fact]
-    public async Task ADeleteGoesAtOnce_AfterTheUpsertsStoredBeforeIt()
+    public async Task AQuietConnectionsEventGoesAtOnce_TheNextOnesWaitOutTheLinger_AndADeleteGoesAtOnceAfterThem()
     {
         await using var h = Harness(out var queue, linger: "00:10:00"); // a linger the test would never see end
         queue.Release.Release(10);
         var intake = h.Services.GetRequiredService<WebhookIntake>();
 
+        // Nothing sent lately for this connection: its message goes without waiting for the linger.
         await intake.AddAsync(h.Tenant, "c1", Upsert("1"), 100, default);
+        await Until.TrueAsync(() => queue.Sent.Count == 1);
+        Assert.Equal([Key("1")], queue.Sent.Single());
+
+        // Within the linger of that message: these wait, and a delete takes them along at once, ahead of itself.
         await intake.AddAsync(h.Tenant, "c1", Upsert("2"), 100, default);
+        await intake.AddAsync(h.Tenant, "c1", Upsert("3"), 100, default);
+        await Task.Delay(200);
+        Assert.Single(queue.Sent);
         var delete = new WebhookEvent("orders/delete", "orders/delete|1", WebhookEventKind.Delete, "orders", [new JObject { ["id"] = "1" }], null);
         await intake.AddAsync(h.Tenant, "c1", delete, 100, default);
 
-        await Until.TrueAsync(() => queue.Sent.Count == 2);
-        Assert.Equal([[Key("1"), Key("2")], [InboxStore.KeyOf("c1", "orders/delete|1")]], queue.Sent.ToList());
+        await Until.TrueAsync(() => queue.Sent.Count == 3);
+        Assert.Equal([[Key("1")], [Key("2"), Key("3")], [InboxStore.KeyOf("c1", "orders/delete|1")]], queue.Sent.ToList());
+
+        // Another connection is quiet: its event does not wait behind c1's linger.
+        await intake.AddAsync(h.Tenant, "c2", Upsert("9"), 100, default);
+        await Until.TrueAsync(() => queue.Sent.Count == 4);
+        Assert.Equal([InboxStore.KeyOf("c2", "orders/updated|9")], queue.Sent.Last());
     }
 
     [Fact]

@@ -3,11 +3,12 @@ using Microsoft.Extensions.Options;
 namespace Hub.Functions.Sync;
 
 /// <summary>
-/// Names stored webhook events in <c>ingest</c> messages after their deliveries were answered (ADR 0023). Events of
-/// one connection wait up to <see cref="SyncOptions.IngestLinger"/> for others and share a message (up to
-/// <see cref="IngestMessage.MaxKeys"/>); events stored while a message is being sent go in the next one. Each
-/// ingest message costs a queue receive and delete, a connection read, an Inbox update and an invocation, so a burst
-/// of 200 deliveries a second makes a few dozen of them instead of one per Inbox transaction.
+/// Names stored webhook events in <c>ingest</c> messages after their deliveries were answered (ADR 0023), at most one
+/// message per connection every <see cref="SyncOptions.IngestLinger"/> (Nagle's rule): an event of a quiet connection
+/// goes at once, and events that arrive within the linger of the last message wait for the rest of it and share the
+/// next (up to <see cref="IngestMessage.MaxKeys"/>). Each ingest message costs a queue receive and delete, a connection
+/// read, an Inbox update and an invocation, so a burst of 200 deliveries a second makes about twenty messages a second
+/// instead of one per Inbox transaction, and a lone delivery waits for nothing.
 /// <para>
 /// An event kept <c>alone</c> (a delete or a privacy topic) gets a message of its own, without waiting for the linger,
 /// and after the messages of the events stored before it: messages leave in the order their events were stored.
@@ -20,6 +21,7 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Tenant, string Connection), Pending> _pending = [];
+    private readonly Dictionary<(string Tenant, string Connection), long> _lastSent = []; // Environment.TickCount64 of each connection's last message (a real-time pace, like the delay)
     private readonly List<Task> _running = [];
     private readonly CancellationTokenSource _stopping = new();
     private long _unsent;
@@ -62,15 +64,24 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
 
             start = !pending.Sending;
             pending.Sending = true;
+            if (start && _lastSent.Count > 1000)
+            {
+                // Connections quiet for longer than a linger need no entry: their next message goes at once anyway.
+                var quiet = Environment.TickCount64 - (long)options.Value.IngestLinger.TotalMilliseconds;
+                foreach (var old in _lastSent.Where(e => e.Value < quiet).Select(e => e.Key).ToList())
+                {
+                    _lastSent.Remove(old);
+                }
+            }
         }
 
         if (start)
         {
-            Track(DrainAsync(tenant, connectionId));
+            Track(Task.Run(() => DrainAsync(tenant, connectionId)));
         }
     }
 
-    /// <summary>After the linger, sends this connection's waiting messages in order, until none is left.</summary>
+    /// <summary>Sends this connection's waiting messages in order; one that can still take keys waits out the linger since the last.</summary>
     private async Task DrainAsync(string tenant, string connectionId)
     {
         var id = (tenant, connectionId);
@@ -80,18 +91,29 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
             pending = _pending[id];
         }
 
-        try
-        {
-            using var linger = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, pending.Hurry.Token);
-            await Task.Delay(options.Value.IngestLinger, linger.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // An event that goes alone, or shutting down: send what is waiting now.
-        }
-
         while (true)
         {
+            // Only a message that can still take keys waits: a full one, or one with others behind it, goes at once.
+            var wait = LastSent(id) is { } at ? options.Value.IngestLinger - TimeSpan.FromMilliseconds(Environment.TickCount64 - at) : TimeSpan.Zero;
+            bool filling;
+            lock (_gate)
+            {
+                filling = pending.Messages.Count == 1 && !pending.Messages[0].Alone && pending.Messages[0].Keys.Count < IngestMessage.MaxKeys;
+            }
+
+            if (wait > TimeSpan.Zero && filling && !pending.Hurry.IsCancellationRequested)
+            {
+                try
+                {
+                    using var linger = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, pending.Hurry.Token);
+                    await Task.Delay(wait, linger.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // An event that goes alone, or shutting down: send what is waiting now.
+                }
+            }
+
             Message next;
             lock (_gate)
             {
@@ -109,7 +131,19 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
             if (next.Keys.Count > 0)
             {
                 await SendAsync(tenant, connectionId, next.Keys);
+                lock (_gate)
+                {
+                    _lastSent[id] = Environment.TickCount64;
+                }
             }
+        }
+    }
+
+    private long? LastSent((string Tenant, string Connection) id)
+    {
+        lock (_gate)
+        {
+            return _lastSent.TryGetValue(id, out var at) ? at : null;
         }
     }
 
