@@ -119,6 +119,8 @@ public sealed class LocalHostRunner : IAsyncDisposable
             ["handler"] = new JObject { ["pid"] = Handler.ProcessId, ["starts"] = Handler.Starts },
             ["functions"] = new JArray(App.Functions.Select(f => new JObject { ["name"] = f.Name, ["trigger"] = f.Trigger.Type })),
             ["timersFired"] = new JObject(Timers.Select((t, i) => new JProperty(App.Functions.Where(f => f.Trigger.Type == "timerTrigger").ElementAt(i).Name, t.Fired))),
+            ["gcPauseMs"] = GC.GetTotalPauseDuration().TotalMilliseconds, // this host's own, apart from the handler's
+            ["gcCollections"] = new JArray(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)),
         }));
         web.MapGet("/_local/queues/{name}", async (string name, CancellationToken ct) =>
         {

@@ -202,6 +202,7 @@ var failures = 0;
 var total = rate * seconds;
 var warmTotal = rate * warmup;
 JObject handlerGcBefore = null!;
+JObject localHostBefore = null!;
 (TimeSpan Pause, int Gen2) hostGcBefore = default;
 var tick = Stopwatch.StartNew();
 var sends = new List<Task>(total + warmTotal);
@@ -212,6 +213,7 @@ for (var i = 0; i < total + warmTotal; i++)
         await Task.WhenAll(sends); // the warm-up's own answers are in before the measured part starts
         sends.Clear();
         handlerGcBefore = JObject.Parse(await http.GetStringAsync("api/health"));
+        localHostBefore = JObject.Parse(await http.GetStringAsync("_local/status"));
         hostGcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(2));
         tick.Restart();
     }
@@ -254,6 +256,8 @@ if (Environment.GetEnvironmentVariable("HUB_BENCH_ACKS") is { } ackFile)
     File.WriteAllLines(ackFile, ackTimes.OrderBy(a => a.At).Select(a => $"{a.At:F0} {a.Ms:F1}"));
 }
 var afterAcks = JObject.Parse(await http.GetStringAsync("api/health"));
+var localHostAfter = JObject.Parse(await http.GetStringAsync("_local/status"));
+var localHostGc = (Pause: localHostAfter.Value<double>("gcPauseMs") - localHostBefore.Value<double>("gcPauseMs"), Gen2: localHostAfter["gcCollections"]![2]!.Value<int>() - localHostBefore["gcCollections"]![2]!.Value<int>());
 var grouped = afterAcks["webhooks"]!;
 var opsDuringAcks = ((JObject)afterAcks["tableOperationsByKind"]!).Properties()
     .Select(p => (p.Name, Count: p.Value.Value<long>() - (handlerGcBefore["tableOperationsByKind"]?[p.Name]?.Value<long>() ?? 0))).Where(p => p.Count > 0).OrderByDescending(p => p.Count).ToList();
@@ -293,7 +297,7 @@ Console.WriteLine($"""
     | Table Storage operations per order | {tableOps / (double)orders:F1} ({tableOps:N0} requests, batches count once) |
     | Webhook acknowledgement at {rate}/s for {seconds} s, after {warmup} s of warm-up at that rate | p50 {Pct(sorted, 0.5):F1} ms, p99 {Pct(sorted, 0.99):F1} ms, {failures} non-2xx of {total + warmTotal} |
     | The warm-up's own acknowledgements (the handler's first webhooks) | {(warmTotal == 0 ? "none" : $"p50 {Pct(warmSorted, 0.5):F1} ms, p99 {Pct(warmSorted, 0.99):F1} ms, max {warmSorted[^1]:F0} ms")} |
-    | GC pauses while those webhooks were sent: handler / this process (local host, sandboxes, load) | {handlerGc.Pause:F0} ms ({handlerGc.Gen2} gen2) / {hostGc.Pause:F0} ms ({hostGc.Gen2} gen2); {slow} acknowledgements over 50 ms |
+    | GC pauses while those webhooks were sent: handler / local host / this process (sandboxes, load{(args.Contains("--host-in-process") ? ", local host" : "")}) | {handlerGc.Pause:F0} ms ({handlerGc.Gen2} gen2) / {localHostGc.Pause:F0} ms ({localHostGc.Gen2} gen2) / {hostGc.Pause:F0} ms ({hostGc.Gen2} gen2); {slow} acknowledgements over 50 ms |
     | Inbox transactions and ingest messages for those webhooks (grouped while one is under way) | {grouped.Value<long>("groups") - handlerGcBefore["webhooks"]!.Value<long>("groups"):N0} groups of {grouped.Value<long>("events") - handlerGcBefore["webhooks"]!.Value<long>("events"):N0} events, {grouped.Value<long>("ingestMessages") - handlerGcBefore["webhooks"]!.Value<long>("ingestMessages"):N0} ingest messages |
     | The handler's own answer time (body read to answer), last {grouped["answerMs"]!.Value<long>("last"):N0} webhooks | p50 {grouped["answerMs"]!.Value<double>("p50"):F1} ms, p99 {grouped["answerMs"]!.Value<double>("p99"):F1} ms, max {grouped["answerMs"]!.Value<double>("max"):F0} ms |
     | Webhook to CRM (20 refunds, one at a time) | p50 {Pct(latencies, 0.5):F0} ms, p95 {Pct(latencies, 0.95):F0} ms |
