@@ -55,7 +55,7 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
                         pending.Messages.Add(new Message(false, []));
                     }
 
-                    if (!pending.Messages.Any(m => !m.Alone && m.Keys.Contains(key)))
+                    if (pending.Queued.Add(key))
                     {
                         pending.Messages[^1].Keys.Add(key);
                     }
@@ -126,6 +126,10 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
 
                 next = pending.Messages[0];
                 pending.Messages.RemoveAt(0);
+                if (!next.Alone)
+                {
+                    pending.Queued.ExceptWith(next.Keys); // a later delivery of one of them (still not ingested) goes again
+                }
             }
 
             if (next.Keys.Count > 0)
@@ -187,6 +191,9 @@ public sealed class IngestBatcher(IngestQueue queue, IOptions<SyncOptions> optio
     private sealed class Pending
     {
         public List<Message> Messages { get; } = [];
+
+        /// <summary>Keys in the upsert messages not yet sent: one named twice goes once.</summary>
+        public HashSet<string> Queued { get; } = new(StringComparer.Ordinal);
 
         public CancellationTokenSource Hurry { get; } = new();
 
